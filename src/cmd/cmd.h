@@ -1,0 +1,81 @@
+/* The Redis command set: shared definitions for the command families.
+ *
+ * Each family file (strings.c, keys.c, server.c, ...) exports a table of cmd_def
+ * terminated by an entry with name == NULL; table.c gathers them and resolves names.
+ * A cmd_def embeds the struct rt_cmd the runtime routes by, so a handler can get back
+ * to its definition with cmd_def_of(call->cmd). */
+#ifndef COREKV_CMD_CMD_H
+#define COREKV_CMD_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <corekv/rt.h>
+
+#include "proto/resp.h"
+#include "store/store.h"
+
+/* Per-shard context of the command set (the runtime's void *shard). */
+struct cmd_shard {
+    struct rt_shard *sh;
+    struct store *store;
+};
+
+struct cmd_def {
+    const char *name;       /* lower case */
+    int arity;              /* Redis arity: N exactly N arguments (name included), -N at least N */
+    const char *flags;      /* COMMAND INFO flags, space separated: "write denyoom fast" */
+    const char *acl;        /* ACL categories: "@write @string @fast" */
+    struct rt_cmd rt;       /* route, key spec, exec, step (RT_CMD_WRITE is set from flags) */
+    const char *group;      /* COMMAND DOCS group: "string", "generic", "connection", "server" */
+    const char *since;      /* "1.0.0" */
+    const char *summary;
+    const char *complexity;
+};
+
+#define cmd_def_of(rtcmd) \
+    ((const struct cmd_def *)((const char *)(rtcmd) - offsetof(struct cmd_def, rt)))
+
+static inline struct cmd_shard *cmd_shard(const struct rt_call *c)
+{
+    return (struct cmd_shard *)c->shard;
+}
+
+/* Family tables. */
+extern const struct cmd_def cmd_strings_table[];
+extern const struct cmd_def cmd_keys_table[];
+extern const struct cmd_def cmd_server_table[];
+
+/* The command set, for rt_create. */
+extern const struct rt_commands cmd_commands;
+/* Every definition, for COMMAND (COUNT, INFO, DOCS, GETKEYS). */
+size_t cmd_count(void);
+const struct cmd_def *cmd_at(size_t i);
+const struct cmd_def *cmd_lookup(const char *name, size_t len);
+
+/* Case-insensitive comparison of an argument with a lower-case word. */
+static inline int arg_is(const rt_str *a, const char *word)
+{
+    size_t n = strlen(word);
+    if (a->len != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = a->ptr[i];
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c + 32);
+        if (c != word[i])
+            return 0;
+    }
+    return 1;
+}
+
+/* Redis's error texts (without the leading '-'). */
+#define ERR_SYNTAX "ERR syntax error"
+#define ERR_NOT_INT "ERR value is not an integer or out of range"
+#define ERR_NOT_FLOAT "ERR value is not a valid float"
+#define ERR_WRONGTYPE "WRONGTYPE Operation against a key holding the wrong kind of value"
+#define ERR_OVERFLOW "ERR increment or decrement would overflow"
+#define ERR_NO_KEY "ERR no such key"
+
+#endif

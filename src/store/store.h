@@ -1,0 +1,120 @@
+/* One shard's keyspace: a hash table of entries, with expiry.
+ *
+ * The table is keyed by a seeded hash and grows (and shrinks) by incremental rehash:
+ * every operation moves a few buckets, the tick moves more, so no single operation
+ * pays for a whole resize. An entry holds its key, its value, its TTL and its access
+ * time in one allocation; small strings are embedded, integers are stored as integers.
+ *
+ * Lifetime rule: an entry pointer is valid until the next call that changes the store
+ * (set, delete, resize of a string, expiry). Lookups may delete an expired key.
+ *
+ * Time: TTLs are absolute Unix milliseconds. The store keeps a cached "now", refreshed
+ * by store_set_now (once per batch of commands): a key expires at most one batch late,
+ * never early. */
+#ifndef COREKV_STORE_STORE_H
+#define COREKV_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <corekv/buf.h>
+
+struct store;
+struct entry;
+
+enum val_type { VT_STRING = 0, VT_LIST, VT_SET, VT_ZSET, VT_HASH };
+
+/* How a string is held. */
+enum str_enc {
+    SE_INT,    /* an int64 (the value is its canonical decimal form) */
+    SE_EMBSTR, /* short bytes inside the entry (Redis "embstr": at most 44 bytes) */
+    SE_RAW,    /* anything else (Redis "raw") */
+};
+
+#define STORE_NO_TTL (-1)
+
+struct store *store_new(uint64_t seed);
+void store_free(struct store *s);
+
+void store_set_now(struct store *s, int64_t unix_ms);
+int64_t store_now(const struct store *s);
+
+/* ---- Lookup ---- */
+/* The live entry for key, or NULL (an expired key is deleted on the way). Marks the
+ * entry accessed (for OBJECT IDLETIME) unless `touch` is false. */
+struct entry *store_find(struct store *s, const char *key, size_t klen, bool touch);
+const char *entry_key(const struct entry *e, size_t *klen);
+enum val_type entry_type(const struct entry *e);
+/* Absolute expiry in Unix ms, or STORE_NO_TTL. */
+int64_t entry_expire(const struct entry *e);
+/* Milliseconds since last access. */
+int64_t entry_idle_ms(const struct store *s, const struct entry *e);
+
+/* ---- Strings ---- */
+enum str_enc entry_str_enc(const struct entry *e);
+/* The bytes of a string value; integers are formatted into tmp. */
+const char *entry_str(const struct entry *e, char tmp[24], size_t *len);
+/* True with *v set when the value is an integer, or bytes that parse strictly as one. */
+bool entry_str_int(const struct entry *e, int64_t *v);
+size_t entry_str_len(const struct entry *e);
+
+/* Set key to a string, replacing any value of any type. The value is stored as an
+ * integer when it is canonical decimal (as Redis's tryObjectEncoding), embedded when
+ * short, separately otherwise. ttl: absolute ms or STORE_NO_TTL. keep_ttl keeps an
+ * existing TTL instead. Returns the entry. */
+struct entry *store_set_str(struct store *s, const char *key, size_t klen, const char *val,
+                            size_t vlen, int64_t ttl, bool keep_ttl);
+/* Set key to an integer value (INCR and friends), keeping any TTL. */
+struct entry *store_set_int(struct store *s, const char *key, size_t klen, int64_t v);
+/* Make the string of e exactly newlen bytes long (zero-filling growth) and writable,
+ * converting it to SE_RAW; returns the writable bytes. *e is updated (it may move). */
+char *store_str_resize(struct store *s, struct entry **e, size_t newlen);
+
+/* ---- Keys ---- */
+/* Delete key; true if it existed (and was live). */
+bool store_delete(struct store *s, const char *key, size_t klen);
+void store_delete_entry(struct store *s, struct entry *e);
+/* Set or clear (STORE_NO_TTL) the expiry of e. */
+void store_set_expire(struct store *s, struct entry *e, int64_t unix_ms);
+size_t store_count(const struct store *s);         /* keys, expired-but-unreaped included */
+size_t store_expires_count(const struct store *s); /* keys with a TTL */
+void store_flush(struct store *s);
+/* A uniformly-ish random live key, or NULL when empty. */
+struct entry *store_random(struct store *s);
+/* Rename within this store: moves value and TTL to dst (replacing dst). src must exist. */
+void store_rename(struct store *s, struct entry *src, const char *dst, size_t dlen);
+
+/* Redis-style SCAN: visits every key present for the whole scan at least once, across
+ * resizes. Returns the next cursor; 0 when done. Calls fn for each live entry of the
+ * buckets visited; `count` is a hint of how many buckets' worth to visit. */
+uint64_t store_scan(struct store *s, uint64_t cursor, unsigned count,
+                    void (*fn)(struct entry *e, void *arg), void *arg);
+
+/* ---- Serialized values (moving a value between shards: RENAME, COPY) ---- */
+/* Append a self-describing encoding of e's value (not its key or TTL). */
+void entry_dump(const struct entry *e, struct buf *out);
+/* Create/replace key from a dump; false if the bytes are not a valid dump. */
+bool store_restore(struct store *s, const char *key, size_t klen, const char *dump,
+                   size_t len, int64_t ttl);
+
+/* ---- Housekeeping ---- */
+/* Active expiry, as Redis's activeExpireCycle: sample keys with a TTL, delete the
+ * expired, repeat while more than a quarter of a sample was expired, within
+ * `budget_us`. Finds TTL keys without scanning the whole table. Returns keys deleted. */
+size_t store_expire_cycle(struct store *s, uint64_t budget_us);
+/* Spend about budget_us on incremental rehashing (called from the tick). */
+void store_rehash_step(struct store *s, uint64_t budget_us);
+
+struct store_stats {
+    uint64_t expired_keys;
+    uint64_t keyspace_hits;
+    uint64_t keyspace_misses;
+    size_t table_buckets;   /* both tables while rehashing */
+    bool rehashing;
+};
+void store_stats(const struct store *s, struct store_stats *out);
+/* Count a hit or miss of a read command (GET hits/misses, as Redis's keyspace_*). */
+void store_count_lookup(struct store *s, bool hit);
+
+#endif
