@@ -156,9 +156,9 @@ struct rt_shard_stats {
 };
 const struct rt_shard_stats *rt_shard_stats(const struct rt_shard *sh);
 
-/* Live runtime settings, shared by all shards (CONFIG GET/SET). Setters validate and
- * return false for an out-of-range value. */
-const struct rt_options *rt_options(const struct rt *rt);
+/* Live runtime settings, shared by all shards (CONFIG GET/SET): a consistent copy of
+ * the current values. Setters validate and return false for an out-of-range value. */
+void rt_options_get(const struct rt *rt, struct rt_options *out);
 bool rt_set_hz(struct rt *rt, unsigned hz);
 bool rt_set_proto_max_bulk_len(struct rt *rt, uint64_t v);
 bool rt_set_query_buffer_limit(struct rt *rt, uint64_t v);

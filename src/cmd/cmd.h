@@ -20,7 +20,13 @@
 struct cmd_shard {
     struct rt_shard *sh;
     struct store *store;
+    uint64_t dirty; /* changes since start (INFO rdb_changes_since_last_save) */
 };
+
+/* The one post-write hook (DESIGN.md section 8): every change to a key, by any command,
+ * calls this once per key changed, on the owning shard, after the change. `event` is
+ * the keyspace-notification event name Redis uses ("set", "del", "expire", ...). */
+void cmd_key_written(struct cmd_shard *cs, const char *key, size_t klen, const char *event);
 
 struct cmd_def {
     const char *name;       /* lower case */
