@@ -61,6 +61,7 @@ struct rt_call;
 
 /* A command, as resolved by the command set. Usually a static table entry. */
 struct rt_cmd {
+    const char *name; /* lower case; shown by CLIENT LIST as the last command */
     enum rt_route route;
     struct rt_keyspec keys;
     uint32_t flags;

@@ -1,0 +1,48 @@
+# The README's commands. CMake does the building; this file only names the steps.
+PY      := /usr/bin/python3
+JOBS    := $(shell nproc)
+PORT    ?= 6379
+ARGS    ?=
+
+.PHONY: all deps build build-asan build-tsan run test unit integration bench clean
+
+all: build
+
+deps:
+	@scripts/setup.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build -j$(JOBS)
+
+# Tests run again under AddressSanitizer + UndefinedBehaviorSanitizer...
+build-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSANITIZE=address,undefined >/dev/null
+	@cmake --build build-asan -j$(JOBS)
+
+# ...and the concurrency tests under ThreadSanitizer.
+build-tsan: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSANITIZE=thread >/dev/null
+	@cmake --build build-tsan -j$(JOBS) --target test_ring test_runtime
+
+run: build
+	./build/corekv --bind 127.0.0.1 --port $(PORT) $(ARGS)
+
+unit: build build-asan build-tsan
+	cd build && ctest --output-on-failure
+	cd build-asan && ctest --output-on-failure
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'test_ring|test_runtime'
+
+integration: build build-asan
+	COREKV_BIN=$(CURDIR)/build/corekv COREKV_EXAMPLE_BIN=$(CURDIR)/build/counterd \
+		$(PY) -m pytest -q tests/integration
+	COREKV_BIN=$(CURDIR)/build-asan/corekv COREKV_EXAMPLE_BIN=$(CURDIR)/build-asan/counterd \
+		ASAN_OPTIONS=detect_leaks=1 $(PY) -m pytest -q tests/integration
+
+test: unit integration
+
+bench: build
+	$(PY) bench/run.py --corekv-bin build/corekv $(ARGS)
+
+clean:
+	rm -rf build build-asan build-tsan

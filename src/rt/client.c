@@ -1,0 +1,48 @@
+/* What the command set may see of a connection, on its origin shard. */
+#include "rt/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t rt_client_id(const struct rt_client *c) { return (c->id << 6) | c->sh->id; }
+int rt_client_proto(const struct rt_client *c) { return c->proto; }
+void rt_client_set_proto(struct rt_client *c, int proto) { c->proto = (uint8_t)proto; }
+const char *rt_client_name(const struct rt_client *c) { return c->name ? c->name : ""; }
+
+void rt_client_set_name(struct rt_client *c, const char *name, size_t len)
+{
+    free(c->name);
+    c->name = NULL;
+    if (!len)
+        return;
+    c->name = malloc(len + 1);
+    if (!c->name)
+        abort();
+    memcpy(c->name, name, len);
+    c->name[len] = 0;
+}
+
+void rt_client_describe(const struct rt_client *c, struct buf *out)
+{
+    int64_t now = c->sh->now_ms;
+    size_t qbuf = c->in.len, obl = c->out.len - c->out_sent;
+    buf_printf(out,
+               "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=N db=0 "
+               "sub=0 psub=0 ssub=0 multi=-1 qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
+               "rbs=%zu rbp=0 obl=%zu oll=%zu omem=%zu tot-mem=%zu events=r%s cmd=%s "
+               "user=default redir=-1 resp=%d",
+               (unsigned long long)rt_client_id(c), c->addr, c->laddr, c->fd,
+               rt_client_name(c), (long long)((now - c->created_ms) / 1000),
+               (long long)((now - c->last_ms) / 1000), qbuf, c->in.cap - c->in.len,
+               c->out.cap, obl, c->pq_len, c->out.cap, c->in.cap + c->out.cap + sizeof *c,
+               c->want_write ? "w" : "", c->last_cmd && c->last_cmd->name ? c->last_cmd->name : "NULL",
+               c->proto);
+}
+
+void rt_shard_foreach_client(struct rt_shard *sh, void (*fn)(struct rt_client *, void *),
+                             void *arg)
+{
+    for (uint32_t i = 0; i < sh->conns_cap; i++)
+        if (sh->conns[i] && sh->conns[i]->fd >= 0)
+            fn(sh->conns[i], arg);
+}

@@ -1,0 +1,295 @@
+/* Connections on the epoll reactor: accept, read and parse, write, close.
+ *
+ * A connection lives on the shard that accepted it. Its identity is (shard, id), with
+ * ids never reused; the slot is only an index into this shard's table, checked against
+ * the id, so a late reply for a closed connection finds nothing and is dropped. */
+#include "rt/internal.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "base/log.h"
+
+static void conn_events(struct rt_shard *sh, struct rt_client *c)
+{
+    bool want_read = !c->closing;
+    bool want_write = c->out.len > c->out_sent;
+    if (want_read == c->reading && want_write == c->want_write)
+        return;
+    struct epoll_event ev = {.events = (want_read ? EPOLLIN : 0u) | (want_write ? EPOLLOUT : 0u),
+                             .data.u64 = (uint64_t)c->slot + 2};
+    epoll_ctl(sh->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->reading = want_read;
+    c->want_write = want_write;
+}
+
+static uint32_t slot_alloc(struct rt_shard *sh)
+{
+    if (!sh->nfree) {
+        uint32_t old = sh->conns_cap, cap = old ? old * 2 : 64;
+        struct rt_client **nc = realloc(sh->conns, cap * sizeof *nc);
+        uint32_t *nf = realloc(sh->free_slots, cap * sizeof *nf);
+        if (!nc || !nf)
+            abort();
+        sh->conns = nc;
+        sh->free_slots = nf;
+        for (uint32_t i = cap; i > old; i--) {
+            sh->conns[i - 1] = NULL;
+            sh->free_slots[sh->nfree++] = i - 1;
+        }
+        sh->conns_cap = cap;
+    }
+    return sh->free_slots[--sh->nfree];
+}
+
+static void reject(int fd)
+{
+    static const char msg[] = "-ERR max number of clients reached\r\n";
+    ssize_t w = write(fd, msg, sizeof msg - 1);
+    (void)w;
+    close(fd);
+}
+
+void conn_accept(struct rt_shard *sh)
+{
+    for (;;) {
+        int fd = accept4(sh->listenfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_msg(LOG_WARNING, "accept: %s", strerror(errno));
+            return;
+        }
+        uint64_t n = atomic_fetch_add(&sh->rt->clients, 1);
+        if (n >= OPT_LOAD(sh->rt, maxclients)) {
+            atomic_fetch_sub(&sh->rt->clients, 1);
+            sh->stats.rejected_connections++;
+            reject(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        struct rt_client *c = calloc(1, sizeof *c);
+        if (!c)
+            abort();
+        c->fd = fd;
+        c->sh = sh;
+        c->slot = slot_alloc(sh);
+        c->id = sh->next_conn_id++;
+        c->proto = 2;
+        c->reading = true;
+        c->created_ms = c->last_ms = sh->now_ms;
+        reqparse_init(&c->parser);
+        net_describe(fd, true, c->addr, sizeof c->addr);
+        net_describe(fd, false, c->laddr, sizeof c->laddr);
+        sh->conns[c->slot] = c;
+        struct epoll_event ev = {.events = EPOLLIN, .data.u64 = (uint64_t)c->slot + 2};
+        if (epoll_ctl(sh->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+            log_msg(LOG_WARNING, "epoll_ctl: %s", strerror(errno));
+            conn_close(sh, c);
+            continue;
+        }
+        sh->stats.connections_received++;
+        sh->stats.connected_clients++;
+    }
+}
+
+struct rt_client *conn_find(struct rt_shard *sh, uint32_t slot, uint64_t id)
+{
+    if (slot >= sh->conns_cap)
+        return NULL;
+    struct rt_client *c = sh->conns[slot];
+    return c && c->id == id ? c : NULL;
+}
+
+void conn_close(struct rt_shard *sh, struct rt_client *c)
+{
+    epoll_ctl(sh->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    sh->conns[c->slot] = NULL;
+    sh->free_slots[sh->nfree++] = c->slot;
+    atomic_fetch_sub(&sh->rt->clients, 1);
+    sh->stats.connected_clients--;
+    buf_free(&c->in);
+    buf_free(&c->out);
+    reqparse_free(&c->parser);
+    reply_free_all(c);
+    free(c->name);
+    /* A dirty-list entry may still point here: conn_flush_dirty checks the slot. */
+    c->fd = -1;
+    if (c->in_dirty)
+        c->closing = true; /* freed by conn_flush_dirty */
+    else
+        free(c);
+}
+
+void conn_close_all(struct rt_shard *sh)
+{
+    for (uint32_t i = 0; i < sh->conns_cap; i++)
+        if (sh->conns[i])
+            conn_close(sh, sh->conns[i]);
+    conn_flush_dirty(sh);
+    free(sh->conns);
+    free(sh->free_slots);
+    free(sh->dirty);
+    sh->conns = NULL;
+    sh->free_slots = NULL;
+    sh->dirty = NULL;
+    sh->conns_cap = sh->nfree = 0;
+}
+
+void conn_mark_dirty(struct rt_shard *sh, struct rt_client *c)
+{
+    if (c->in_dirty)
+        return;
+    if (sh->ndirty == sh->dirty_cap) {
+        size_t cap = sh->dirty_cap ? sh->dirty_cap * 2 : 64;
+        struct rt_client **nd = realloc(sh->dirty, cap * sizeof *nd);
+        if (!nd)
+            abort();
+        sh->dirty = nd;
+        sh->dirty_cap = cap;
+    }
+    sh->dirty[sh->ndirty++] = c;
+    c->in_dirty = true;
+}
+
+/* Write what is pending; returns false when the connection was closed. */
+static bool conn_write(struct rt_shard *sh, struct rt_client *c)
+{
+    while (c->out_sent < c->out.len) {
+        ssize_t w = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent,
+                         MSG_NOSIGNAL);
+        if (w > 0) {
+            c->out_sent += (size_t)w;
+            sh->stats.net_output_bytes += (uint64_t)w;
+            continue;
+        }
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        conn_close(sh, c); /* the peer is gone: nothing more can reach it */
+        return false;
+    }
+    if (c->out_sent == c->out.len) {
+        c->out.len = c->out_sent = 0;
+        buf_shrink(&c->out, 64 * 1024);
+        if (c->closing && c->pq_len == 0) {
+            conn_close(sh, c);
+            return false;
+        }
+    }
+    conn_events(sh, c);
+    return true;
+}
+
+void conn_writable(struct rt_shard *sh, struct rt_client *c) { conn_write(sh, c); }
+
+void conn_flush_dirty(struct rt_shard *sh)
+{
+    for (size_t i = 0; i < sh->ndirty; i++) {
+        struct rt_client *c = sh->dirty[i];
+        c->in_dirty = false;
+        if (c->fd < 0) {
+            free(c); /* closed while queued here */
+            continue;
+        }
+        conn_write(sh, c);
+    }
+    sh->ndirty = 0;
+}
+
+static void protocol_error(struct rt_shard *sh, struct rt_client *c, const char *err)
+{
+    struct buf b = {0};
+    buf_puts(&b, "-ERR ");
+    buf_puts(&b, err);
+    buf_puts(&b, "\r\n");
+    uint64_t seq = reply_reserve(c);
+    reply_complete(sh, c, seq, b.data, b.len);
+    buf_free(&b);
+    c->closing = true;
+    log_msg(LOG_VERBOSE, "protocol error from client %s: %s", c->addr, err);
+}
+
+/* Parse and run every complete command in the input buffer. */
+static void conn_process(struct rt_shard *sh, struct rt_client *c)
+{
+    const struct rt *rt = sh->rt;
+    struct req_limits lim = {.max_bulk = OPT_LOAD(rt, proto_max_bulk_len),
+                             .max_argc = 0x7fffffff};
+    while (!c->closing) {
+        const char *err = NULL;
+        enum req_status st = reqparse_next(&c->parser, c->in.data, c->in.len, &lim, &err);
+        if (st == REQ_INCOMPLETE)
+            break;
+        if (st == REQ_ERROR) {
+            protocol_error(sh, c, err);
+            break;
+        }
+        size_t argc = c->parser.nargs;
+        if (sh->argv_cap < argc) {
+            size_t cap = sh->argv_cap ? sh->argv_cap : 16;
+            while (cap < argc)
+                cap *= 2;
+            rt_str *nv = realloc(sh->argv, cap * sizeof *nv);
+            if (!nv)
+                abort();
+            sh->argv = nv;
+            sh->argv_cap = cap;
+        }
+        for (size_t i = 0; i < argc; i++)
+            sh->argv[i] = (rt_str){c->in.data + c->parser.args[i].off, c->parser.args[i].len};
+        dispatch_command(sh, c, (int)argc, sh->argv);
+    }
+    size_t used = reqparse_consumed(&c->parser);
+    if (used) {
+        buf_consume(&c->in, used);
+        reqparse_rebase(&c->parser, used);
+    }
+    if (c->in.len > OPT_LOAD(rt, query_buffer_limit)) {
+        log_msg(LOG_WARNING, "closing client %s that reached the query buffer limit (%zu bytes)",
+                c->addr, c->in.len);
+        c->closing = true;
+        c->out.len = c->out_sent = 0;
+    }
+}
+
+void conn_readable(struct rt_shard *sh, struct rt_client *c)
+{
+    size_t got = 0;
+    while (!c->closing && got < RT_READ_BUDGET) {
+        buf_reserve(&c->in, RT_READ_CHUNK);
+        ssize_t r = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+        if (r > 0) {
+            c->in.len += (size_t)r;
+            got += (size_t)r;
+            sh->stats.net_input_bytes += (uint64_t)r;
+            /* Parse as we go so a pipeline larger than the budget keeps memory flat. */
+            if (c->in.cap - c->in.len == 0)
+                conn_process(sh, c);
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        /* EOF or error: run what arrived, then close once every reply is out. */
+        c->eof = true;
+        break;
+    }
+    c->last_ms = sh->now_ms;
+    if (got)
+        conn_process(sh, c);
+    if (c->eof)
+        c->closing = true; /* replies already due are still sent if the peer reads */
+    conn_mark_dirty(sh, c);
+}

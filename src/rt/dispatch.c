@@ -1,0 +1,204 @@
+/* Running one parsed command: resolve, route, execute or forward, and keep replies in
+ * order.
+ *
+ * Every command takes seq = next_seq++ and its reply reaches the output only after
+ * every earlier one (DESIGN.md section 5). A command executed here while nothing is
+ * pending writes straight into the output buffer; any other reply waits in its pending
+ * slot until the front of the queue is complete. */
+#include "rt/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+
+static struct pending *pq_at(struct rt_client *c, size_t i)
+{
+    return &c->pq[(c->pq_head + i) & (c->pq_cap - 1)];
+}
+
+/* Append a slot for seq = next_seq (the queue stays a power-of-two ring). */
+static struct pending *pq_push(struct rt_client *c)
+{
+    if (c->pq_len == c->pq_cap) {
+        size_t cap = c->pq_cap ? c->pq_cap * 2 : 16;
+        struct pending *np = calloc(cap, sizeof *np);
+        if (!np)
+            abort();
+        for (size_t i = 0; i < c->pq_len; i++)
+            np[i] = *pq_at(c, i);
+        /* Slots past the live ones keep no buffers: carry over the spare ones too. */
+        for (size_t i = c->pq_len; i < c->pq_cap; i++)
+            np[i] = *pq_at(c, i);
+        free(c->pq);
+        c->pq = np;
+        c->pq_head = 0;
+        c->pq_cap = cap;
+    }
+    struct pending *p = pq_at(c, c->pq_len++);
+    p->done = false;
+    p->reply.len = 0;
+    c->next_seq++;
+    return p;
+}
+
+uint64_t reply_reserve(struct rt_client *c)
+{
+    uint64_t seq = c->next_seq;
+    pq_push(c);
+    return seq;
+}
+
+void reply_complete(struct rt_shard *sh, struct rt_client *c, uint64_t seq, const char *p,
+                    size_t len)
+{
+    size_t idx = (size_t)(seq - c->next_emit);
+    if (seq < c->next_emit || idx >= c->pq_len) {
+        log_msg(LOG_WARNING, "reply for seq %llu outside the pending window",
+                (unsigned long long)seq);
+        return;
+    }
+    struct pending *slot = pq_at(c, idx);
+    if (idx != 0) {
+        buf_append(&slot->reply, p, len);
+        slot->done = true;
+        return;
+    }
+    /* The front: emit it, then every finished slot behind it. */
+    buf_append(&c->out, p, len);
+    for (;;) {
+        c->pq_head = (c->pq_head + 1) & (c->pq_cap - 1);
+        c->pq_len--;
+        c->next_emit++;
+        if (!c->pq_len)
+            break;
+        struct pending *front = pq_at(c, 0);
+        if (!front->done)
+            break;
+        buf_append(&c->out, front->reply.data, front->reply.len);
+        buf_shrink(&front->reply, 4096);
+    }
+    conn_mark_dirty(sh, c);
+}
+
+void reply_free_all(struct rt_client *c)
+{
+    for (size_t i = 0; i < c->pq_cap; i++)
+        buf_free(&c->pq[i].reply);
+    free(c->pq);
+    c->pq = NULL;
+    c->pq_cap = c->pq_len = 0;
+}
+
+void exec_call(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const rt_str *argv,
+               int proto, struct buf *out, struct rt_client *client)
+{
+    struct rt_call call = {
+        .shard = sh->ctx,
+        .rt_shard = sh,
+        .cmd = cmd,
+        .argv = argv,
+        .argc = argc,
+        .proto = proto,
+        .out = out,
+        .client = client,
+    };
+    cmd->exec(&call);
+}
+
+/* Run a command on this shard and deliver its reply in order. */
+static void run_local(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd,
+                      int argc, const rt_str *argv)
+{
+    if (c->pq_len == 0) {
+        /* In order already (seq == next_emit): write straight into the output. */
+        c->next_seq++;
+        c->next_emit++;
+        exec_call(sh, cmd, argc, argv, c->proto, &c->out, c);
+        conn_mark_dirty(sh, c);
+        return;
+    }
+    /* Earlier replies are outstanding, so the front slot is not done and this
+     * completion cannot emit anything: fill the slot in place. */
+    struct pending *slot = pq_push(c);
+    int proto = c->proto;
+    exec_call(sh, cmd, argc, argv, proto, &slot->reply, c);
+    slot->done = true;
+}
+
+static void reply_now(struct rt_shard *sh, struct rt_client *c, const char *p, size_t len)
+{
+    uint64_t seq = reply_reserve(c);
+    reply_complete(sh, c, seq, p, len);
+}
+
+static void forward(struct rt_shard *sh, struct rt_client *c, unsigned target,
+                    const struct rt_cmd *cmd, int argc, const rt_str *argv)
+{
+    struct req_hdr h = {.kind = REC_FORWARD, .proto = c->proto, .slot = c->slot, .id = c->id,
+                        .seq = reply_reserve(c), .cmd = cmd};
+    batch_add_request(lane_batch(sh, target), &h, argc, argv);
+    sh->stats.forwarded_out++;
+}
+
+/* The shard owning every key of the command, or -1 when they span several, or the
+ * origin when the command has no key arguments. */
+static int keys_shard(struct rt_shard *sh, const struct rt_cmd *cmd, int argc,
+                      const rt_str *argv)
+{
+    int first = cmd->keys.first, last = cmd->keys.last, step = cmd->keys.step;
+    if (last < 0)
+        last = argc + last;
+    if (last >= argc)
+        last = argc - 1;
+    if (step < 1)
+        step = 1;
+    if (first < 1 || first > last)
+        return (int)sh->id;
+    if (sh->n == 1)
+        return 0;
+    unsigned owner = rt_key_shard(sh, argv[first].ptr, argv[first].len);
+    for (int i = first + step; i <= last; i += step)
+        if (rt_key_shard(sh, argv[i].ptr, argv[i].len) != owner)
+            return -1;
+    return (int)owner;
+}
+
+void dispatch_command(struct rt_shard *sh, struct rt_client *c, int argc, const rt_str *argv)
+{
+    const struct rt_commands *cmds = sh->rt->cmds;
+    sh->stats.commands_processed++;
+    sh->errbuf.len = 0;
+    const struct rt_cmd *cmd = cmds->resolve(sh->ctx, argv, argc, 0, &sh->errbuf);
+    if (!cmd) {
+        reply_now(sh, c, sh->errbuf.data, sh->errbuf.len);
+        return;
+    }
+    c->last_cmd = cmd;
+    if (cmd->flags & RT_CMD_QUIT)
+        c->closing = true; /* its reply is the last thing this connection gets */
+
+    switch (cmd->route) {
+    case RT_ROUTE_ORIGIN:
+        run_local(sh, c, cmd, argc, argv);
+        return;
+    case RT_ROUTE_KEYS: {
+        int owner = keys_shard(sh, cmd, argc, argv);
+        if (owner == (int)sh->id) {
+            run_local(sh, c, cmd, argc, argv);
+        } else if (owner >= 0) {
+            forward(sh, c, (unsigned)owner, cmd, argc, argv);
+        } else if (cmd->step) {
+            txn_start(sh, c, cmd, argc, argv);
+        } else {
+            static const char crossslot[] =
+                "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+            reply_now(sh, c, crossslot, sizeof crossslot - 1);
+        }
+        return;
+    }
+    case RT_ROUTE_PLAN:
+        txn_start(sh, c, cmd, argc, argv);
+        return;
+    }
+}

@@ -1,0 +1,243 @@
+/* The runtime's internal state, shared by the files of src/rt/ only. */
+#ifndef COREKV_RT_INTERNAL_H
+#define COREKV_RT_INTERNAL_H
+
+#include <corekv/rt.h>
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <sys/epoll.h>
+
+#include "proto/reqparse.h"
+#include "rt/ring.h"
+
+#define RT_CACHE_LINE 64
+#define RT_RING_CAPACITY 1024
+#define RT_DRAIN_BUDGET 64          /* batches taken from one source per iteration */
+#define RT_BACKLOG_PAUSE 4096       /* queued batches past which a shard stops reading */
+#define RT_PARK_TIMEOUT_MS 50       /* backstop only: wake-ups come through the eventfd */
+#define RT_READ_CHUNK (16 * 1024)
+#define RT_READ_BUDGET (256 * 1024) /* bytes read from one connection per iteration */
+#define RT_MAX_EVENTS 256
+
+/* ---- Messages between shards ----
+ * A batch carries every request one shard sends another in one loop iteration, and
+ * comes back to its origin carrying the replies, to be reused. Records are laid out
+ * back to back in `req` and `rep` (headers copied with memcpy: no alignment assumed). */
+enum rec_kind { REC_FORWARD = 1, REC_PART = 2 };
+
+struct req_hdr {
+    uint8_t kind;
+    uint8_t proto;
+    uint16_t pad;
+    uint32_t slot;    /* conn slot (FORWARD) or txn slot (PART) on the origin */
+    uint64_t id;      /* conn id or txn id: a stale slot never matches */
+    uint64_t seq;     /* FORWARD: the command's seq; PART: phase << 32 | part index */
+    const struct rt_cmd *cmd; /* FORWARD: resolved on the origin; PART: NULL */
+    uint32_t argc;
+    uint32_t argbytes; /* bytes of the argument block that follows */
+};
+/* Argument block: argc x (uint32 len), then the bytes of each argument in order. */
+
+struct rep_hdr {
+    uint8_t kind;
+    uint8_t pad[3];
+    uint32_t slot;
+    uint64_t id;
+    uint64_t seq;
+    uint64_t len; /* reply bytes that follow */
+};
+
+struct batch {
+    struct batch *next; /* backlog or pool link, owned by whoever holds the batch */
+    uint16_t origin;
+    uint16_t target;
+    bool is_reply;
+    uint32_t nreq;
+    struct buf req;
+    struct buf rep;
+};
+
+/* Per-target outgoing lane of a shard: the batch being filled this iteration, then the
+ * ring; when the ring is full, an ordered backlog in front of it. */
+struct lane {
+    struct batch *cur;
+    struct batch *backlog_head, *backlog_tail;
+    size_t backlog_len;
+};
+
+/* ---- Connections ---- */
+struct pending {
+    bool done;
+    struct buf reply;
+};
+
+struct rt_client {
+    int fd;
+    uint32_t slot;
+    uint64_t id; /* per-shard, never reused */
+    struct rt_shard *sh;
+    struct buf in;
+    struct reqparse parser;
+    struct buf out;
+    size_t out_sent;
+    /* Reply order: every command takes seq = next_seq++. Slots for seqs
+     * [next_emit, next_seq) live in pq (a ring of pq_cap), front = next_emit; the front
+     * is never done (it is emitted as soon as it is), so pq_len == next_seq - next_emit. */
+    uint64_t next_seq, next_emit;
+    struct pending *pq;
+    size_t pq_head, pq_len, pq_cap;
+    uint8_t proto;
+    bool closing;     /* QUIT, protocol error, EOF, fatal write error: read nothing more */
+    bool eof;
+    bool in_dirty;    /* queued in the shard's dirty list (output to flush) */
+    bool want_write;  /* EPOLLOUT registered */
+    bool reading;     /* EPOLLIN registered */
+    char *name;
+    const struct rt_cmd *last_cmd;
+    int64_t created_ms, last_ms;
+    char addr[64], laddr[64];
+};
+
+/* ---- Multi-shard commands ---- */
+struct txn_part {
+    size_t off, len; /* reply bytes within results */
+    bool done;
+};
+
+struct rt_txn {
+    uint64_t id;
+    uint32_t slot;
+    uint32_t conn_slot;
+    uint64_t conn_id;
+    uint64_t seq;
+    uint8_t proto;
+    bool finished;
+    const struct rt_cmd *cmd;
+    struct rt_shard *sh;
+    rt_str *argv;
+    int argc;
+    struct buf args;       /* bytes of argv */
+    unsigned phase;
+    unsigned nparts, nreplied;
+    struct txn_part *parts;
+    size_t parts_cap;
+    struct buf results;
+    /* Parts queued by the current step for the next phase: records as in a batch. */
+    struct buf next;
+    unsigned nnext;
+    void *state;
+    struct buf scratch;
+};
+
+/* ---- Shards ---- */
+struct rt_shard {
+    struct rt *rt;
+    unsigned id, n;
+    void *ctx;
+    int epfd, listenfd, wakefd;
+    int64_t now_ms; /* wall clock, refreshed once per loop iteration */
+
+    struct rt_client **conns; /* by slot */
+    uint32_t conns_cap;
+    uint32_t *free_slots;
+    uint32_t nfree;
+    uint64_t next_conn_id;
+
+    struct rt_client **dirty;
+    size_t ndirty, dirty_cap;
+
+    struct lane lanes[RT_MAX_SHARDS];
+    uint64_t lanes_cur;      /* targets with a batch being filled */
+    uint64_t lanes_backlog;  /* targets with a non-empty backlog */
+    uint64_t wake_targets;   /* targets sent to this iteration */
+    size_t backlog_total;
+    struct batch *pool;
+
+    struct rt_txn **txns;
+    uint32_t txns_cap;
+    uint32_t *free_txns;
+    uint32_t nfree_txns;
+    uint64_t next_txn_id;
+
+    struct rt_shard_stats stats;
+    struct buf errbuf;
+    struct buf argscratch;
+    rt_str *argv;
+    size_t argv_cap;
+    uint64_t last_tick_ns;
+    pthread_t thread;
+    struct epoll_event events[RT_MAX_EVENTS];
+};
+
+struct padded_word {
+    alignas(RT_CACHE_LINE) _Atomic uint64_t v;
+};
+struct padded_flag {
+    alignas(RT_CACHE_LINE) _Atomic int v;
+};
+
+struct rt {
+    struct rt_options opt; /* mutable fields are read and written with atomics */
+    const struct rt_commands *cmds;
+    unsigned n;
+    struct rt_shard *shards[RT_MAX_SHARDS];
+    struct ring *rings[RT_MAX_SHARDS][RT_MAX_SHARDS]; /* [from][to] */
+    struct padded_word inbound[RT_MAX_SHARDS];       /* bit s: ring from s has work */
+    struct padded_flag parked[RT_MAX_SHARDS];
+    _Atomic int stop;
+    _Atomic uint64_t clients; /* connected, all shards (maxclients) */
+    int64_t start_ms;
+    const char *io_name;
+};
+
+/* Mutable options, read on any thread. */
+#define OPT_LOAD(rt, field) __atomic_load_n(&(rt)->opt.field, __ATOMIC_RELAXED)
+#define OPT_STORE(rt, field, v) __atomic_store_n(&(rt)->opt.field, (v), __ATOMIC_RELAXED)
+
+/* net.c */
+int net_listen(const char *bind, int port, char *err, size_t errlen);
+void net_describe(int fd, bool peer, char *out, size_t len);
+
+/* conn.c */
+void conn_accept(struct rt_shard *sh);
+void conn_readable(struct rt_shard *sh, struct rt_client *c);
+void conn_writable(struct rt_shard *sh, struct rt_client *c);
+void conn_mark_dirty(struct rt_shard *sh, struct rt_client *c);
+void conn_flush_dirty(struct rt_shard *sh);
+void conn_close(struct rt_shard *sh, struct rt_client *c);
+struct rt_client *conn_find(struct rt_shard *sh, uint32_t slot, uint64_t id);
+void conn_close_all(struct rt_shard *sh);
+
+/* dispatch.c: running commands and ordering their replies. */
+void dispatch_command(struct rt_shard *sh, struct rt_client *c, int argc, const rt_str *argv);
+/* Take a seq for a command whose reply comes later; returns it. */
+uint64_t reply_reserve(struct rt_client *c);
+/* Deliver the reply of seq (copies bytes); emits every leading finished reply. */
+void reply_complete(struct rt_shard *sh, struct rt_client *c, uint64_t seq, const char *p,
+                    size_t len);
+void reply_free_all(struct rt_client *c);
+void exec_call(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const rt_str *argv,
+               int proto, struct buf *out, struct rt_client *client);
+
+/* lane.c: messages between shards. */
+struct batch *lane_batch(struct rt_shard *sh, unsigned target);
+void lane_send(struct rt_shard *sh, unsigned target, struct batch *b);
+void lane_flush(struct rt_shard *sh);
+bool lane_drain(struct rt_shard *sh);
+void lane_wake(struct rt_shard *sh);
+void lane_free_all(struct rt_shard *sh);
+void batch_add_request(struct batch *b, const struct req_hdr *h, int argc, const rt_str *argv);
+
+/* txn.c */
+void txn_start(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd, int argc,
+               const rt_str *argv);
+void txn_part_reply(struct rt_shard *sh, const struct rep_hdr *h, const char *p);
+void txn_free_all(struct rt_shard *sh);
+
+/* loop.c */
+void *shard_main(void *arg);
+
+#endif

@@ -1,0 +1,292 @@
+/* Messages between shards: per-target lanes, batches, draining and wake-ups.
+ *
+ * Ordering: everything a shard sends to one target goes through one lane (the
+ * iteration's batch, then the ring, with an ordered backlog in front of the ring when
+ * it is full), so nothing overtakes an earlier message to the same target.
+ *
+ * Wake-ups (DESIGN.md section 3): a sender pushes (release), sets its bit in the
+ * target's inbound word (release) and remembers the target; at the end of the
+ * iteration, one full fence, then it writes the eventfd of each remembered target that
+ * is parked. A parking receiver sets parked, fences, and re-checks its inbound word
+ * before sleeping. Either the receiver sees the bit or the sender sees parked. */
+#include "rt/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+
+#define POOL_KEEP 256
+#define BATCH_KEEP_BYTES (1024 * 1024)
+
+static struct batch *batch_get(struct rt_shard *sh, unsigned target)
+{
+    struct batch *b = sh->pool;
+    if (b) {
+        sh->pool = b->next;
+    } else {
+        b = calloc(1, sizeof *b);
+        if (!b) {
+            log_msg(LOG_WARNING, "out of memory allocating a batch");
+            abort();
+        }
+    }
+    b->next = NULL;
+    b->origin = (uint16_t)sh->id;
+    b->target = (uint16_t)target;
+    b->is_reply = false;
+    b->nreq = 0;
+    b->req.len = b->rep.len = 0;
+    return b;
+}
+
+static void batch_recycle(struct rt_shard *sh, struct batch *b)
+{
+    buf_shrink(&b->req, BATCH_KEEP_BYTES);
+    buf_shrink(&b->rep, BATCH_KEEP_BYTES);
+    size_t n = 0;
+    for (struct batch *p = sh->pool; p && n < POOL_KEEP; p = p->next)
+        n++;
+    if (n >= POOL_KEEP) {
+        buf_free(&b->req);
+        buf_free(&b->rep);
+        free(b);
+        return;
+    }
+    b->next = sh->pool;
+    sh->pool = b;
+}
+
+struct batch *lane_batch(struct rt_shard *sh, unsigned target)
+{
+    struct lane *l = &sh->lanes[target];
+    if (!l->cur) {
+        l->cur = batch_get(sh, target);
+        sh->lanes_cur |= 1ull << target;
+    }
+    return l->cur;
+}
+
+void batch_add_request(struct batch *b, const struct req_hdr *h, int argc, const rt_str *argv)
+{
+    size_t bytes = 0;
+    for (int i = 0; i < argc; i++)
+        bytes += argv[i].len;
+    struct req_hdr hdr = *h;
+    hdr.argc = (uint32_t)argc;
+    hdr.argbytes = (uint32_t)(bytes + (size_t)argc * sizeof(uint32_t));
+    char *w = buf_reserve(&b->req, sizeof hdr + hdr.argbytes);
+    memcpy(w, &hdr, sizeof hdr);
+    w += sizeof hdr;
+    for (int i = 0; i < argc; i++) {
+        uint32_t len = (uint32_t)argv[i].len;
+        memcpy(w, &len, sizeof len);
+        w += sizeof len;
+    }
+    for (int i = 0; i < argc; i++) {
+        if (argv[i].len)
+            memcpy(w, argv[i].ptr, argv[i].len);
+        w += argv[i].len;
+    }
+    b->req.len += sizeof hdr + hdr.argbytes;
+    b->nreq++;
+}
+
+static void publish(struct rt_shard *sh, unsigned target)
+{
+    atomic_fetch_or_explicit(&sh->rt->inbound[target].v, 1ull << sh->id, memory_order_release);
+    sh->wake_targets |= 1ull << target;
+}
+
+void lane_send(struct rt_shard *sh, unsigned target, struct batch *b)
+{
+    struct lane *l = &sh->lanes[target];
+    b->next = NULL;
+    if (!l->backlog_head && ring_push(sh->rt->rings[sh->id][target], b)) {
+        publish(sh, target);
+        return;
+    }
+    if (l->backlog_tail)
+        l->backlog_tail->next = b;
+    else
+        l->backlog_head = b;
+    l->backlog_tail = b;
+    l->backlog_len++;
+    sh->backlog_total++;
+    sh->lanes_backlog |= 1ull << target;
+}
+
+static void backlog_retry(struct rt_shard *sh, unsigned target)
+{
+    struct lane *l = &sh->lanes[target];
+    struct ring *r = sh->rt->rings[sh->id][target];
+    bool pushed = false;
+    while (l->backlog_head && ring_push(r, l->backlog_head)) {
+        l->backlog_head = l->backlog_head->next;
+        l->backlog_len--;
+        sh->backlog_total--;
+        pushed = true;
+    }
+    if (!l->backlog_head) {
+        l->backlog_tail = NULL;
+        sh->lanes_backlog &= ~(1ull << target);
+    }
+    if (pushed)
+        publish(sh, target); /* every push republishes the bit, re-pushes included */
+}
+
+void lane_flush(struct rt_shard *sh)
+{
+    for (uint64_t m = sh->lanes_backlog; m; m &= m - 1)
+        backlog_retry(sh, (unsigned)__builtin_ctzll(m));
+    for (uint64_t m = sh->lanes_cur; m; m &= m - 1) {
+        unsigned t = (unsigned)__builtin_ctzll(m);
+        struct batch *b = sh->lanes[t].cur;
+        sh->lanes[t].cur = NULL;
+        lane_send(sh, t, b);
+    }
+    sh->lanes_cur = 0;
+}
+
+void lane_wake(struct rt_shard *sh)
+{
+    if (!sh->wake_targets)
+        return;
+    atomic_thread_fence(memory_order_seq_cst);
+    for (uint64_t m = sh->wake_targets; m; m &= m - 1) {
+        unsigned t = (unsigned)__builtin_ctzll(m);
+        if (atomic_load_explicit(&sh->rt->parked[t].v, memory_order_seq_cst)) {
+            uint64_t one = 1;
+            ssize_t w = write(sh->rt->shards[t]->wakefd, &one, sizeof one);
+            (void)w; /* EAGAIN means the counter is already non-zero: awake anyway */
+        }
+    }
+    sh->wake_targets = 0;
+}
+
+/* Run a batch of requests from another shard, writing replies into the same batch,
+ * and send it back. */
+static void run_requests(struct rt_shard *sh, struct batch *b)
+{
+    const struct rt_commands *cmds = sh->rt->cmds;
+    if (cmds->before_batch)
+        cmds->before_batch(sh->ctx);
+    size_t pos = 0;
+    while (pos < b->req.len) {
+        struct req_hdr h;
+        memcpy(&h, b->req.data + pos, sizeof h);
+        pos += sizeof h;
+        if (sh->argv_cap < h.argc) {
+            size_t cap = sh->argv_cap ? sh->argv_cap : 16;
+            while (cap < h.argc)
+                cap *= 2;
+            rt_str *nv = realloc(sh->argv, cap * sizeof *nv);
+            if (!nv)
+                abort();
+            sh->argv = nv;
+            sh->argv_cap = cap;
+        }
+        const char *lens = b->req.data + pos;
+        const char *bytes = lens + (size_t)h.argc * sizeof(uint32_t);
+        for (uint32_t i = 0; i < h.argc; i++) {
+            uint32_t len;
+            memcpy(&len, lens + (size_t)i * sizeof len, sizeof len);
+            sh->argv[i] = (rt_str){bytes, len};
+            bytes += len;
+        }
+        pos += h.argbytes;
+
+        struct rep_hdr r = {.kind = h.kind, .slot = h.slot, .id = h.id, .seq = h.seq};
+        size_t at = b->rep.len;
+        buf_append(&b->rep, &r, sizeof r);
+        const struct rt_cmd *cmd = h.cmd;
+        if (h.kind == REC_PART) {
+            sh->errbuf.len = 0;
+            cmd = cmds->resolve(sh->ctx, sh->argv, (int)h.argc, RT_RESOLVE_INTERNAL,
+                                &sh->errbuf);
+            if (!cmd)
+                buf_append(&b->rep, sh->errbuf.data, sh->errbuf.len);
+            sh->stats.parts_executed++;
+        }
+        if (cmd)
+            exec_call(sh, cmd, (int)h.argc, sh->argv, h.proto, &b->rep, NULL);
+        r.len = b->rep.len - at - sizeof r;
+        memcpy(b->rep.data + at, &r, sizeof r);
+    }
+    b->is_reply = true;
+    lane_send(sh, b->origin, b);
+}
+
+/* Deliver the replies a batch brought back, then reuse it. */
+static void take_replies(struct rt_shard *sh, struct batch *b)
+{
+    size_t pos = 0;
+    while (pos < b->rep.len) {
+        struct rep_hdr h;
+        memcpy(&h, b->rep.data + pos, sizeof h);
+        pos += sizeof h;
+        const char *p = b->rep.data + pos;
+        pos += h.len;
+        if (h.kind == REC_FORWARD) {
+            struct rt_client *c = conn_find(sh, h.slot, h.id);
+            if (c) /* else the connection closed meanwhile: drop the reply */
+                reply_complete(sh, c, h.seq, p, h.len);
+        } else {
+            txn_part_reply(sh, &h, p);
+        }
+    }
+    batch_recycle(sh, b);
+}
+
+bool lane_drain(struct rt_shard *sh)
+{
+    _Atomic uint64_t *word = &sh->rt->inbound[sh->id].v;
+    if (!atomic_load_explicit(word, memory_order_acquire))
+        return false;
+    uint64_t bits = atomic_exchange_explicit(word, 0, memory_order_acq_rel);
+    bool any = false;
+    for (uint64_t m = bits; m; m &= m - 1) {
+        unsigned src = (unsigned)__builtin_ctzll(m);
+        struct ring *r = sh->rt->rings[src][sh->id];
+        unsigned budget = RT_DRAIN_BUDGET;
+        struct batch *b;
+        while (budget && (b = ring_pop(r))) {
+            budget--;
+            any = true;
+            if (b->is_reply)
+                take_replies(sh, b);
+            else
+                run_requests(sh, b);
+        }
+        /* Budget spent with work left: keep the bit so the next iteration returns. */
+        if (!budget && !ring_empty(r))
+            atomic_fetch_or_explicit(word, 1ull << src, memory_order_relaxed);
+    }
+    return any;
+}
+
+void lane_free_all(struct rt_shard *sh)
+{
+    for (unsigned t = 0; t < RT_MAX_SHARDS; t++) {
+        struct lane *l = &sh->lanes[t];
+        if (l->cur)
+            batch_recycle(sh, l->cur);
+        l->cur = NULL;
+        while (l->backlog_head) {
+            struct batch *b = l->backlog_head;
+            l->backlog_head = b->next;
+            buf_free(&b->req);
+            buf_free(&b->rep);
+            free(b);
+        }
+        l->backlog_tail = NULL;
+    }
+    while (sh->pool) {
+        struct batch *b = sh->pool;
+        sh->pool = b->next;
+        buf_free(&b->req);
+        buf_free(&b->rep);
+        free(b);
+    }
+}

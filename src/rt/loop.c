@@ -1,0 +1,126 @@
+/* The shard loop (DESIGN.md section 3): poll, read and run commands, drain inbound
+ * rings, flush lanes and connections, wake peers, tick, and spin or park when idle. */
+#include "rt/internal.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+
+static void handle_events(struct rt_shard *sh, int nev)
+{
+    for (int i = 0; i < nev; i++) {
+        struct epoll_event *ev = &sh->events[i];
+        if (ev->data.u64 == 0) {
+            conn_accept(sh);
+            continue;
+        }
+        if (ev->data.u64 == 1) {
+            uint64_t v;
+            ssize_t r = read(sh->wakefd, &v, sizeof v);
+            (void)r;
+            continue;
+        }
+        uint64_t slot = ev->data.u64 - 2;
+        if (slot >= sh->conns_cap || !sh->conns[slot])
+            continue;
+        struct rt_client *c = sh->conns[slot];
+        if (c->closing && (ev->events & (EPOLLHUP | EPOLLERR))) {
+            conn_close(sh, c); /* nothing more can be delivered */
+            continue;
+        }
+        if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+            /* Back-pressure: while the spill to peers is deep, leave input unread
+             * (level-triggered, so it is reported again once the backlog drains). */
+            if (!c->closing && sh->backlog_total < RT_BACKLOG_PAUSE)
+                conn_readable(sh, c);
+            if (sh->conns[slot] != c)
+                continue;
+        }
+        if (ev->events & EPOLLOUT)
+            conn_writable(sh, c);
+    }
+}
+
+static void shard_cleanup(struct rt_shard *sh)
+{
+    conn_close_all(sh);
+    txn_free_all(sh);
+    lane_free_all(sh);
+    if (sh->rt->cmds->shard_fini)
+        sh->rt->cmds->shard_fini(sh->ctx);
+    sh->ctx = NULL;
+    buf_free(&sh->errbuf);
+    free(sh->argv);
+    sh->argv = NULL;
+}
+
+void *shard_main(void *arg)
+{
+    struct rt_shard *sh = arg;
+    struct rt *rt = sh->rt;
+    sh->now_ms = clock_unix_ms();
+    sh->ctx = rt->cmds->shard_init(sh);
+
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    bool oversubscribed = ncpu > 0 && rt->n > (unsigned)ncpu;
+    /* With one shard there are no peers whose messages spinning could catch early. */
+    uint64_t spin_ns = rt->n > 1 ? (uint64_t)rt->opt.spin_us * 1000 : 0;
+    uint64_t now = clock_mono_ns();
+    uint64_t last_work = now;
+    sh->last_tick_ns = now;
+    _Atomic int *parked = &rt->parked[sh->id].v;
+    _Atomic uint64_t *inbound = &rt->inbound[sh->id].v;
+
+    while (!atomic_load_explicit(&rt->stop, memory_order_relaxed)) {
+        uint64_t tick_ns = 1000000000ull / OPT_LOAD(rt, hz);
+        int timeout = 0;
+        bool busy = sh->backlog_total || sh->lanes_cur;
+        if (!busy && now - last_work >= spin_ns) {
+            /* Park: announce it, then re-check for messages (the Dekker pair with
+             * lane_wake), then block in the poller. */
+            atomic_store_explicit(parked, 1, memory_order_seq_cst);
+            atomic_thread_fence(memory_order_seq_cst);
+            if (!atomic_load_explicit(inbound, memory_order_seq_cst)) {
+                uint64_t next_tick = sh->last_tick_ns + tick_ns;
+                uint64_t wait_ms = next_tick > now ? (next_tick - now) / 1000000 + 1 : 0;
+                timeout = wait_ms < RT_PARK_TIMEOUT_MS ? (int)wait_ms : RT_PARK_TIMEOUT_MS;
+            }
+        } else if (oversubscribed) {
+            sched_yield(); /* more shards than CPUs: let a peer run while we spin */
+        }
+        int nev = epoll_wait(sh->epfd, sh->events, RT_MAX_EVENTS, timeout);
+        atomic_store_explicit(parked, 0, memory_order_relaxed);
+        if (nev < 0 && errno != EINTR) {
+            log_msg(LOG_WARNING, "epoll_wait: %s", strerror(errno));
+            break;
+        }
+        sh->now_ms = clock_unix_ms();
+        bool work = false;
+        if (nev > 0) {
+            if (rt->cmds->before_batch)
+                rt->cmds->before_batch(sh->ctx);
+            handle_events(sh, nev);
+            work = true;
+        }
+        work |= lane_drain(sh);
+        lane_flush(sh);
+        conn_flush_dirty(sh);
+        lane_wake(sh);
+
+        now = clock_mono_ns();
+        if (work)
+            last_work = now;
+        if (now - sh->last_tick_ns >= tick_ns) {
+            sh->last_tick_ns = now;
+            if (rt->cmds->tick)
+                rt->cmds->tick(sh->ctx);
+        }
+    }
+    shard_cleanup(sh);
+    return NULL;
+}
