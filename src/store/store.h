@@ -117,4 +117,11 @@ void store_stats(const struct store *s, struct store_stats *out);
 /* Count a hit or miss of a read command (GET hits/misses, as Redis's keyspace_*). */
 void store_count_lookup(struct store *s, bool hit);
 
+/* Called just before a key is deleted because its TTL passed (lazily in a lookup, write,
+ * scan or random pick, or by store_expire_cycle), with the entry still intact: the place
+ * for WATCH versions, "expired" notifications and logging (DESIGN.md section 8). The
+ * callback must not change the store. NULL disables it. */
+void store_set_expire_hook(struct store *s, void (*fn)(void *arg, const struct entry *e),
+                           void *arg);
+
 #endif
