@@ -18,7 +18,7 @@
 
 static void conn_events(struct rt_shard *sh, struct rt_client *c)
 {
-    bool want_read = !c->closing;
+    bool want_read = !c->closing && !c->eof;
     bool want_write = c->out.len > c->out_sent;
     if (want_read == c->reading && want_write == c->want_write)
         return;
@@ -139,6 +139,8 @@ void conn_close_all(struct rt_shard *sh)
     free(sh->conns);
     free(sh->free_slots);
     free(sh->dirty);
+    free(sh->resume);
+    sh->resume = NULL;
     sh->conns = NULL;
     sh->free_slots = NULL;
     sh->dirty = NULL;
@@ -182,7 +184,9 @@ static bool conn_write(struct rt_shard *sh, struct rt_client *c)
     if (c->out_sent == c->out.len) {
         c->out.len = c->out_sent = 0;
         buf_shrink(&c->out, 64 * 1024);
-        if (c->closing && c->pq_len == 0) {
+        /* pq_len == 0 also means no multi-shard command is outstanding (each holds
+         * its reply slot), so no held input is left to run. */
+        if ((c->closing || c->eof) && c->pq_len == 0) {
             conn_close(sh, c);
             return false;
         }
@@ -226,7 +230,8 @@ static void conn_process(struct rt_shard *sh, struct rt_client *c)
     const struct rt *rt = sh->rt;
     struct req_limits lim = {.max_bulk = OPT_LOAD(rt, proto_max_bulk_len),
                              .max_argc = 0x7fffffff};
-    while (!c->closing) {
+    c->processing = true;
+    while (!c->closing && !c->txns) {
         const char *err = NULL;
         enum req_status st = reqparse_next(&c->parser, c->in.data, c->in.len, &lim, &err);
         if (st == REQ_INCOMPLETE)
@@ -250,6 +255,7 @@ static void conn_process(struct rt_shard *sh, struct rt_client *c)
             sh->argv[i] = (rt_str){c->in.data + c->parser.args[i].off, c->parser.args[i].len};
         dispatch_command(sh, c, (int)argc, sh->argv);
     }
+    c->processing = false;
     size_t used = reqparse_consumed(&c->parser);
     if (used) {
         buf_consume(&c->in, used);
@@ -266,7 +272,7 @@ static void conn_process(struct rt_shard *sh, struct rt_client *c)
 void conn_readable(struct rt_shard *sh, struct rt_client *c)
 {
     size_t got = 0;
-    while (!c->closing && got < RT_READ_BUDGET) {
+    while (got < RT_READ_BUDGET) {
         buf_reserve(&c->in, RT_READ_CHUNK);
         ssize_t r = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
         if (r > 0) {
@@ -290,6 +296,34 @@ void conn_readable(struct rt_shard *sh, struct rt_client *c)
     if (got)
         conn_process(sh, c);
     if (c->eof)
-        c->closing = true; /* replies already due are still sent if the peer reads */
+        conn_events(sh, c); /* stop read interest; replies due are still sent */
     conn_mark_dirty(sh, c);
+}
+
+void conn_resume(struct rt_shard *sh, struct rt_client *c)
+{
+    if (c->processing)
+        return; /* conn_process's loop goes on by itself */
+    if (sh->nresume == sh->resume_cap) {
+        size_t cap = sh->resume_cap ? sh->resume_cap * 2 : 16;
+        struct conn_ref *nr = realloc(sh->resume, cap * sizeof *nr);
+        if (!nr)
+            abort();
+        sh->resume = nr;
+        sh->resume_cap = cap;
+    }
+    sh->resume[sh->nresume++] = (struct conn_ref){c->slot, c->id};
+}
+
+void conn_run_resumed(struct rt_shard *sh)
+{
+    /* Running held input may finish more transactions and append here: index loop. */
+    for (size_t i = 0; i < sh->nresume; i++) {
+        struct rt_client *c = conn_find(sh, sh->resume[i].slot, sh->resume[i].id);
+        if (c && !c->txns && !c->closing) {
+            conn_process(sh, c);
+            conn_mark_dirty(sh, c);
+        }
+    }
+    sh->nresume = 0;
 }

@@ -90,8 +90,13 @@ struct rt_client {
     struct pending *pq;
     size_t pq_head, pq_len, pq_cap;
     uint8_t proto;
-    bool closing;     /* QUIT, protocol error, EOF, fatal write error: read nothing more */
-    bool eof;
+    bool closing;     /* QUIT, protocol error: run nothing more, close once replied */
+    bool eof;         /* the peer closed: run what arrived, then close */
+    bool processing;  /* inside conn_process (a finishing txn need not queue a resume) */
+    /* Multi-shard commands of this connection still running. While any is, the
+     * connection runs no further command: a later command must not overtake a step
+     * of an earlier one (its input waits in the buffer, as a blocked client's does). */
+    uint32_t txns;
     bool in_dirty;    /* queued in the shard's dirty list (output to flush) */
     bool want_write;  /* EPOLLOUT registered */
     bool reading;     /* EPOLLIN registered */
@@ -148,6 +153,12 @@ struct rt_shard {
 
     struct rt_client **dirty;
     size_t ndirty, dirty_cap;
+    /* Connections whose held input can run again: (slot, id) pairs. */
+    struct conn_ref {
+        uint32_t slot;
+        uint64_t id;
+    } *resume;
+    size_t nresume, resume_cap;
 
     struct lane lanes[RT_MAX_SHARDS];
     uint64_t lanes_cur;      /* targets with a batch being filled */
@@ -210,6 +221,9 @@ void conn_flush_dirty(struct rt_shard *sh);
 void conn_close(struct rt_shard *sh, struct rt_client *c);
 struct rt_client *conn_find(struct rt_shard *sh, uint32_t slot, uint64_t id);
 void conn_close_all(struct rt_shard *sh);
+/* The connection's last multi-shard command finished: run its held input. */
+void conn_resume(struct rt_shard *sh, struct rt_client *c);
+void conn_run_resumed(struct rt_shard *sh);
 
 /* dispatch.c: running commands and ordering their replies. */
 void dispatch_command(struct rt_shard *sh, struct rt_client *c, int argc, const rt_str *argv);

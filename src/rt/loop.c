@@ -29,14 +29,14 @@ static void handle_events(struct rt_shard *sh, int nev)
         if (slot >= sh->conns_cap || !sh->conns[slot])
             continue;
         struct rt_client *c = sh->conns[slot];
-        if (c->closing && (ev->events & (EPOLLHUP | EPOLLERR))) {
+        if ((c->closing || c->eof) && (ev->events & (EPOLLHUP | EPOLLERR))) {
             conn_close(sh, c); /* nothing more can be delivered */
             continue;
         }
         if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
             /* Back-pressure: while the spill to peers is deep, leave input unread
              * (level-triggered, so it is reported again once the backlog drains). */
-            if (!c->closing && sh->backlog_total < RT_BACKLOG_PAUSE)
+            if (!c->closing && !c->eof && sh->backlog_total < RT_BACKLOG_PAUSE)
                 conn_readable(sh, c);
             if (sh->conns[slot] != c)
                 continue;
@@ -108,6 +108,8 @@ void *shard_main(void *arg)
             work = true;
         }
         work |= lane_drain(sh);
+        if (sh->nresume)
+            conn_run_resumed(sh);
         lane_flush(sh);
         conn_flush_dirty(sh);
         lane_wake(sh);

@@ -63,8 +63,11 @@ static void txn_free(struct rt_shard *sh, struct rt_txn *t)
 static void txn_deliver(struct rt_shard *sh, struct rt_txn *t, const char *p, size_t len)
 {
     struct rt_client *c = conn_find(sh, t->conn_slot, t->conn_id);
-    if (c)
-        reply_complete(sh, c, t->seq, p, len);
+    if (!c)
+        return; /* the client went away; the command itself still completed */
+    reply_complete(sh, c, t->seq, p, len);
+    if (--c->txns == 0)
+        conn_resume(sh, c);
 }
 
 /* Send the parts queued by the last step; local parts run at once. Returns true when
@@ -168,6 +171,7 @@ void txn_start(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cm
     t->seq = reply_reserve(c);
     t->proto = c->proto;
     t->cmd = cmd;
+    c->txns++;
     t->argc = argc;
     t->argv = malloc((size_t)(argc ? argc : 1) * sizeof *t->argv);
     if (!t->argv)
