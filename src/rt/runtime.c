@@ -196,7 +196,13 @@ unsigned rt_key_shard(const struct rt_shard *sh, const char *key, size_t len)
 
 void rt_options_get(const struct rt *rt, struct rt_options *out)
 {
-    *out = rt->opt;
+    /* Field by field: the mutable ones are written concurrently by CONFIG SET. */
+    out->bind = rt->opt.bind;
+    out->port = rt->opt.port;
+    out->nshards = rt->opt.nshards;
+    out->pin = rt->opt.pin;
+    out->io = rt->opt.io;
+    out->spin_us = rt->opt.spin_us;
     out->hz = OPT_LOAD(rt, hz);
     out->proto_max_bulk_len = OPT_LOAD(rt, proto_max_bulk_len);
     out->query_buffer_limit = OPT_LOAD(rt, query_buffer_limit);

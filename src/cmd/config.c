@@ -1,0 +1,394 @@
+/* CONFIG GET / SET / RESETSTAT / REWRITE / HELP over a table of parameters, with Redis
+ * 7's parsing (integers strictly, memory values with k/kb/m/mb/g/gb units, yes/no,
+ * enumerations) and error texts.
+ *
+ * Live settings go through the runtime (rt_options_get / rt_set_*), shared by every
+ * shard. Parameters corekv reports but cannot change yet (persistence, eviction) accept
+ * a CONFIG SET of their current value only, so tools that "set" the defaults work. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "base/glob.h"
+#include "base/numfmt.h"
+#include "cmd/cmd.h"
+#include "cmd/server.h"
+#include "cmd/split.h"
+
+enum kind {
+    K_INT,   /* string2ll, signed bounds */
+    K_UINT,  /* string2ll, unsigned bounds */
+    K_MEM,   /* memory value, signed bounds */
+    K_UMEM,  /* memory value, unsigned bounds */
+    K_BOOL,  /* yes | no */
+    K_ENUM,  /* one of choices */
+    K_STR,   /* any string */
+};
+
+enum setter { S_NONE, S_HZ, S_MAXCLIENTS, S_BULK, S_QBUF };
+enum getter { G_FIXED, G_PORT, G_BIND, G_HZ, G_MAXCLIENTS, G_BULK, G_QBUF, G_DIR };
+
+struct param {
+    const char *name;
+    enum kind kind;
+    bool immutable;
+    int64_t lo;
+    uint64_t hi;
+    const char *const *choices;
+    enum getter get;
+    enum setter set; /* S_NONE: only the current value is accepted */
+    const char *fixed;
+};
+
+static const char *const policies[] = {"volatile-lru",   "volatile-lfu", "volatile-random",
+                                       "volatile-ttl",   "allkeys-lru",  "allkeys-lfu",
+                                       "allkeys-random", "noeviction",   NULL};
+static const char *const fsyncs[] = {"everysec", "always", "no", NULL};
+
+#define MB (1024 * 1024)
+static const struct param params[] = {
+    {"port", K_INT, true, 0, 65535, NULL, G_PORT, S_NONE, NULL},
+    {"bind", K_STR, true, 0, 0, NULL, G_BIND, S_NONE, NULL},
+    {"hz", K_INT, false, 0, INT_MAX, NULL, G_HZ, S_HZ, NULL},
+    {"maxclients", K_UINT, false, 1, UINT_MAX, NULL, G_MAXCLIENTS, S_MAXCLIENTS, NULL},
+    {"proto-max-bulk-len", K_MEM, false, MB, LLONG_MAX, NULL, G_BULK, S_BULK, NULL},
+    {"client-query-buffer-limit", K_UMEM, false, MB, LLONG_MAX, NULL, G_QBUF, S_QBUF, NULL},
+    {"save", K_STR, false, 0, 0, NULL, G_FIXED, S_NONE, ""},
+    {"appendonly", K_BOOL, false, 0, 0, NULL, G_FIXED, S_NONE, "no"},
+    {"appendfsync", K_ENUM, false, 0, 0, fsyncs, G_FIXED, S_NONE, "everysec"},
+    {"databases", K_INT, true, 1, INT_MAX, NULL, G_FIXED, S_NONE, "1"},
+    {"maxmemory", K_UMEM, false, 0, ULLONG_MAX, NULL, G_FIXED, S_NONE, "0"},
+    {"maxmemory-policy", K_ENUM, false, 0, 0, policies, G_FIXED, S_NONE, "noeviction"},
+    {"timeout", K_INT, false, 0, INT_MAX, NULL, G_FIXED, S_NONE, "0"},
+    {"daemonize", K_BOOL, true, 0, 0, NULL, G_FIXED, S_NONE, "no"},
+    {"io-threads", K_INT, true, 1, 128, NULL, G_FIXED, S_NONE, "1"},
+    {"cluster-enabled", K_BOOL, true, 0, 0, NULL, G_FIXED, S_NONE, "no"},
+    {"dir", K_STR, true, 0, 0, NULL, G_DIR, S_NONE, NULL},
+    {"dbfilename", K_STR, true, 0, 0, NULL, G_FIXED, S_NONE, "dump.rdb"},
+};
+#define NPARAMS (sizeof params / sizeof *params)
+
+static void param_value(const struct param *p, const struct rt_options *o, char *out, size_t n)
+{
+    switch (p->get) {
+    case G_FIXED: snprintf(out, n, "%s", p->fixed); break;
+    case G_PORT: snprintf(out, n, "%d", o->port); break;
+    case G_BIND: snprintf(out, n, "%s", o->bind ? o->bind : ""); break;
+    case G_HZ: snprintf(out, n, "%u", o->hz); break;
+    case G_MAXCLIENTS: snprintf(out, n, "%u", o->maxclients); break;
+    case G_BULK: snprintf(out, n, "%llu", (unsigned long long)o->proto_max_bulk_len); break;
+    case G_QBUF: snprintf(out, n, "%llu", (unsigned long long)o->query_buffer_limit); break;
+    case G_DIR:
+        if (!getcwd(out, n))
+            snprintf(out, n, "%s", "");
+        break;
+    }
+}
+
+static const struct param *find_param(const rt_str *name)
+{
+    for (size_t i = 0; i < NPARAMS; i++)
+        if (arg_is(name, params[i].name))
+            return &params[i];
+    return NULL;
+}
+
+/* Redis's memtoull: digits, then an optional unit b k kb m mb g gb (any case). */
+static bool parse_memory(const char *s, size_t len, uint64_t *out)
+{
+    if (len && s[0] == '-')
+        return false;
+    size_t d = 0;
+    while (d < len && s[d] >= '0' && s[d] <= '9')
+        d++;
+    const char *u = s + d;
+    size_t ul = len - d;
+    static const struct { const char *unit; uint64_t mul; } units[] = {
+        {"", 1}, {"b", 1}, {"k", 1000}, {"kb", 1024}, {"m", 1000000}, {"mb", 1024 * 1024},
+        {"g", 1000000000}, {"gb", 1024ull * 1024 * 1024},
+    };
+    uint64_t mul = 0;
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (strlen(units[i].unit) == ul && strncasecmp(u, units[i].unit, ul) == 0)
+            mul = units[i].mul;
+    if (!mul || d >= 128)
+        return false;
+    /* strtoull saturates on overflow, and Redis takes the saturated value. */
+    uint64_t v = 0;
+    for (size_t i = 0; i < d; i++) {
+        unsigned dig = (unsigned)(s[i] - '0');
+        v = v > (UINT64_MAX - dig) / 10 ? UINT64_MAX : v * 10 + dig;
+    }
+    if (v > UINT64_MAX / mul)
+        return false;
+    *out = v * mul;
+    return true;
+}
+
+/* Parse a value for p; NULL on success with *num set for numeric kinds, else Redis's
+ * reason. msg receives formatted reasons. */
+static const char *parse_value(const struct param *p, const rt_str *v, uint64_t *num, char *msg,
+                               size_t msglen)
+{
+    int64_t i = 0;
+    uint64_t u = 0;
+    switch (p->kind) {
+    case K_INT:
+    case K_UINT:
+        if (!str_to_i64(v->ptr, v->len, &i))
+            return "argument couldn't be parsed into an integer";
+        u = (uint64_t)i;
+        break;
+    case K_MEM:
+    case K_UMEM:
+        if (!parse_memory(v->ptr, v->len, &u))
+            return "argument must be a memory value";
+        i = (int64_t)u;
+        break;
+    case K_BOOL:
+        if (!arg_is(v, "yes") && !arg_is(v, "no"))
+            return "argument must be 'yes' or 'no'";
+        return NULL;
+    case K_ENUM:
+        for (const char *const *c = p->choices; *c; c++)
+            if (arg_is(v, *c))
+                return NULL;
+        {
+            size_t n = (size_t)snprintf(msg, msglen, "argument(s) must be one of the following: ");
+            for (const char *const *c = p->choices; *c && n < msglen; c++)
+                n += (size_t)snprintf(msg + n, msglen - n, "%s%s", *c, c[1] ? ", " : "");
+        }
+        return msg;
+    case K_STR:
+        return NULL;
+    }
+    bool is_unsigned = p->kind == K_UINT || p->kind == K_UMEM;
+    bool ok = is_unsigned ? (u >= (uint64_t)p->lo && u <= p->hi)
+                          : (i >= p->lo && i <= (int64_t)p->hi);
+    if (!ok) {
+        if (is_unsigned)
+            snprintf(msg, msglen, "argument must be between %llu and %llu inclusive",
+                     (unsigned long long)p->lo, (unsigned long long)p->hi);
+        else
+            snprintf(msg, msglen, "argument must be between %lld and %lld inclusive",
+                     (long long)p->lo, (long long)p->hi);
+        return msg;
+    }
+    *num = u;
+    return NULL;
+}
+
+/* A value equal to what a read-only parameter already holds. */
+static bool same_as_fixed(const struct param *p, const rt_str *v, uint64_t num)
+{
+    if (p->kind == K_STR)
+        return v->len == strlen(p->fixed) && memcmp(v->ptr, p->fixed, v->len) == 0;
+    if (p->kind == K_BOOL || p->kind == K_ENUM)
+        return arg_is(v, p->fixed);
+    return num == strtoull(p->fixed, NULL, 10);
+}
+
+static bool apply(struct rt *rt, const struct param *p, uint64_t v)
+{
+    switch (p->set) {
+    case S_HZ: return rt_set_hz(rt, v > 500 ? 500 : v < 1 ? 1 : (unsigned)v);
+    case S_MAXCLIENTS: return v <= UINT_MAX && rt_set_maxclients(rt, (unsigned)v);
+    case S_BULK: return rt_set_proto_max_bulk_len(rt, v);
+    case S_QBUF: return rt_set_query_buffer_limit(rt, v);
+    case S_NONE: return true;
+    }
+    return false;
+}
+
+static void restore(struct rt *rt, const struct rt_options *o)
+{
+    rt_set_hz(rt, o->hz);
+    rt_set_maxclients(rt, o->maxclients);
+    rt_set_proto_max_bulk_len(rt, o->proto_max_bulk_len);
+    rt_set_query_buffer_limit(rt, o->query_buffer_limit);
+}
+
+#define CONFIG_SET_MAX 64
+
+/* CONFIG SET name value [name value ...]: all or nothing, as Redis 7. */
+static void config_set(struct rt_call *call)
+{
+    if (call->argc & 1) {
+        resp_error(call->out, ERR_SYNTAX);
+        return;
+    }
+    int n = (call->argc - 2) / 2;
+    const struct param *set[CONFIG_SET_MAX];
+    uint64_t nums[CONFIG_SET_MAX] = {0};
+    const rt_str *unknown = NULL, *bad = NULL;
+    const char *why = NULL;
+    for (int i = 0; i < n && !unknown; i++) {
+        const rt_str *name = &call->argv[2 + 2 * i];
+        const struct param *p = find_param(name);
+        if (!p) {
+            unknown = name;
+            break;
+        }
+        if (why)
+            continue;
+        if (i >= CONFIG_SET_MAX) {
+            why = "too many parameters";
+            bad = name;
+            continue;
+        }
+        if (p->immutable) {
+            why = "can't set immutable config";
+            bad = name;
+            continue;
+        }
+        for (int j = 0; j < i; j++) {
+            if (set[j] == p) {
+                why = "duplicate parameter";
+                bad = name;
+                break;
+            }
+        }
+        set[i] = p;
+    }
+    if (unknown) {
+        resp_errorf(call->out, "ERR Unknown option or number of arguments for CONFIG SET - '%.*s'",
+                    (int)unknown->len, unknown->ptr);
+        return;
+    }
+    if (why) {
+        resp_errorf(call->out, "ERR CONFIG SET failed (possibly related to argument '%.*s') - %s",
+                    (int)bad->len, bad->ptr, why);
+        return;
+    }
+    char msg[256];
+    for (int i = 0; i < n; i++) {
+        const rt_str *v = &call->argv[3 + 2 * i];
+        why = parse_value(set[i], v, &nums[i], msg, sizeof msg);
+        if (!why && set[i]->set == S_NONE && !same_as_fixed(set[i], v, nums[i]))
+            why = "corekv cannot change this parameter yet";
+        if (why) {
+            resp_errorf(call->out,
+                        "ERR CONFIG SET failed (possibly related to argument '%s') - %s",
+                        set[i]->name, why);
+            return;
+        }
+    }
+    struct rt *rt = rt_of(call->rt_shard);
+    struct rt_options before;
+    rt_options_get(rt, &before);
+    for (int i = 0; i < n; i++) {
+        if (!apply(rt, set[i], nums[i])) {
+            restore(rt, &before);
+            resp_errorf(call->out,
+                        "ERR CONFIG SET failed (possibly related to argument '%s') - "
+                        "argument is out of range",
+                        set[i]->name);
+            return;
+        }
+    }
+    resp_ok(call->out);
+}
+
+static bool has_glob(const rt_str *s)
+{
+    for (size_t i = 0; i < s->len; i++)
+        if (s->ptr[i] == '*' || s->ptr[i] == '?' || s->ptr[i] == '[')
+            return true;
+    return false;
+}
+
+/* CONFIG GET pattern [pattern ...]: a map (flat in RESP2). An exact name is echoed as
+ * given, a pattern's matches by their own names; each parameter appears once. */
+static void config_get(struct rt_call *call)
+{
+    const rt_str *as[NPARAMS] = {0};
+    bool hit[NPARAMS] = {0};
+    size_t order[NPARAMS], nhit = 0;
+    for (int a = 2; a < call->argc; a++) {
+        const rt_str *pat = &call->argv[a];
+        bool glob = has_glob(pat);
+        for (size_t i = 0; i < NPARAMS; i++) {
+            if (hit[i])
+                continue;
+            bool m = glob ? glob_match(pat->ptr, pat->len, params[i].name, strlen(params[i].name),
+                                       true)
+                          : arg_is(pat, params[i].name);
+            if (!m)
+                continue;
+            hit[i] = true;
+            as[i] = glob ? NULL : pat;
+            order[nhit++] = i;
+        }
+    }
+    struct rt_options o;
+    rt_options_get(rt_of(call->rt_shard), &o);
+    resp_map(call->out, (int64_t)nhit, call->proto);
+    char val[4096];
+    for (size_t k = 0; k < nhit; k++) {
+        const struct param *p = &params[order[k]];
+        if (as[order[k]])
+            resp_bulk(call->out, as[order[k]]->ptr, as[order[k]]->len);
+        else
+            resp_bulk_cstr(call->out, p->name);
+        param_value(p, &o, val, sizeof val);
+        resp_bulk_cstr(call->out, val);
+    }
+}
+
+static void config_rewrite(struct rt_call *call)
+{
+    resp_error(call->out, "ERR The server is running without a config file");
+}
+
+static void config_help(struct rt_call *call)
+{
+    static const char *const help[] = {
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Prints this help.",
+        NULL,
+    };
+    cmd_reply_help(call->out, help);
+}
+
+/* CONFIG RESETSTAT: every shard records its counters as the new zero for INFO. */
+static void config_resetstat_step(struct rt_txn *t, unsigned phase)
+{
+    if (phase == 0) {
+        rt_str a = {"__resetstat", 11};
+        unsigned n = rt_nshards(rt_txn_shard(t));
+        for (unsigned s = 0; s < n; s++)
+            rt_txn_part(t, s, 1, &a);
+        return;
+    }
+    if (split_all_ok(t))
+        rt_txn_finish(t, "+OK\r\n", 5);
+}
+
+#define CONFIG_ADMIN "admin noscript loading stale", "@admin @slow @dangerous"
+const struct cmd_def cmd_config_subs[] = {
+    {"config|get", -3, CONFIG_ADMIN, CMD_ORIGIN(config_get), "server", "2.0.0",
+     "Get the values of configuration parameters",
+     "O(N) when N is the number of configuration parameters provided"},
+    {"config|set", -4, CONFIG_ADMIN, CMD_ORIGIN(config_set), "server", "2.0.0",
+     "Set configuration parameters to the given values",
+     "O(N) when N is the number of configuration parameters provided"},
+    {"config|resetstat", 2, CONFIG_ADMIN, CMD_PLAN(NULL, config_resetstat_step), "server", "2.0.0",
+     "Reset the stats returned by INFO", "O(1)"},
+    {"config|rewrite", 2, CONFIG_ADMIN, CMD_ORIGIN(config_rewrite), "server", "2.8.0",
+     "Rewrite the configuration file with the in memory configuration", "O(1)"},
+    {"config|help", 2, "loading stale", "@slow", CMD_ORIGIN(config_help), "server", "5.0.0",
+     "Show helpful text about the different subcommands", "O(1)"},
+    {NULL, 0, NULL, NULL, {0}, NULL, NULL, NULL, NULL},
+};
