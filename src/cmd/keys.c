@@ -192,9 +192,8 @@ const struct cmd_def cmd_keys_table[] = {
      "Copy a key",
      "O(N) worst case for collections, where N is the number of nested items. O(1) for string "
      "values."},
-    /* A container in Redis (OBJECT ENCODING key, ...): the key is argument 2, and forms
-     * without one (OBJECT HELP) run on the connection's shard. */
-    {"object", -2, "", "@slow", ROUTE_KEYS("object", KEYS_OBJECT, keys_object_exec, NULL),
+    /* A container, as in Redis: its subcommands are in cmd_object_subs. */
+    {"object", -2, "", "@slow", ROUTE_KEYS("object", KEYS_NONE, keys_object_exec, NULL),
      "generic", "2.2.3", "A container for object introspection commands",
      "Depends on subcommand."},
 
@@ -211,5 +210,25 @@ const struct cmd_def cmd_keys_table[] = {
      "generic", "", "", ""},
     {"__randomkey", 1, "readonly", "@keyspace @read",
      ROUTE_INTERNAL_NOKEY("__randomkey", keys_irandomkey_exec), "generic", "", "", ""},
+    {NULL, 0, NULL, NULL, {0}, NULL, NULL, NULL, NULL},
+};
+
+/* OBJECT's subcommands: the key is argument 2 and decides the shard; HELP has no key. */
+const struct cmd_def cmd_object_subs[] = {
+    {"object|encoding", 3, "readonly", "@keyspace @read @slow",
+     ROUTE_KEYS("object|encoding", KEYS_OBJECT, keys_object_exec, NULL), "generic", "2.2.3",
+     "Inspect the internal encoding of a Redis object", O1},
+    {"object|freq", 3, "readonly", "@keyspace @read @slow",
+     ROUTE_KEYS("object|freq", KEYS_OBJECT, keys_object_exec, NULL), "generic", "4.0.0",
+     "Get the logarithmic access frequency counter of a Redis object", O1},
+    {"object|idletime", 3, "readonly", "@keyspace @read @slow",
+     ROUTE_KEYS("object|idletime", KEYS_OBJECT, keys_object_exec, NULL), "generic", "2.2.3",
+     "Get the time since a Redis object was last accessed", O1},
+    {"object|refcount", 3, "readonly", "@keyspace @read @slow",
+     ROUTE_KEYS("object|refcount", KEYS_OBJECT, keys_object_exec, NULL), "generic", "2.2.3",
+     "Get the number of references to the value of the key", O1},
+    {"object|help", 2, "loading stale", "@keyspace @slow",
+     ROUTE_KEYS("object|help", KEYS_NONE, keys_object_exec, NULL), "generic", "6.2.0",
+     "Show helpful text about the different subcommands", O1},
     {NULL, 0, NULL, NULL, {0}, NULL, NULL, NULL, NULL},
 };

@@ -33,6 +33,7 @@
 const char *keys_type_name(enum val_type t); /* "string", "list", ... as TYPE replies */
 void keys_type_exec(struct rt_call *call);
 void keys_object_exec(struct rt_call *call);
+extern const struct cmd_def cmd_object_subs[];
 
 /* keys_ttl.c */
 void keys_expire_exec(struct rt_call *call);

@@ -18,6 +18,7 @@
 
 #include "base/clock.h"
 #include "base/hash.h"
+#include "cmd/keys.h"
 #include "cmd/server.h"
 
 /* Every family, in the order COMMAND lists them. */
@@ -35,6 +36,7 @@ static const struct {
     {"client", cmd_client_subs},
     {"config", cmd_config_subs},
     {"command", cmd_command_subs},
+    {"object", cmd_object_subs},
 };
 
 /* No Redis command name is longer; a longer argv[0] is unknown without hashing it. */
