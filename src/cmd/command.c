@@ -6,6 +6,7 @@
  * have) so that clients reading key specs find the keys where the runtime routes by
  * them. Tips and subcommands are not described; internal commands ("__info", ...) do
  * not exist for COMMAND. */
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -252,11 +253,29 @@ static void command_list(struct rt_call *call)
     buf_free(&names);
 }
 
+/* The definition a full command runs: a container's subcommand ("object|encoding")
+ * when there is one, else the command itself. */
+static const struct cmd_def *full_command_def(const rt_str *argv, int argc)
+{
+    const struct cmd_def *d = public_def(&argv[0]);
+    if (!d || argc < 2 || argv[0].len + argv[1].len + 1 > 64)
+        return d;
+    char name[65];
+    size_t n = 0;
+    for (size_t i = 0; i < argv[0].len; i++)
+        name[n++] = (char)tolower((unsigned char)argv[0].ptr[i]);
+    name[n++] = '|';
+    for (size_t i = 0; i < argv[1].len; i++)
+        name[n++] = (char)tolower((unsigned char)argv[1].ptr[i]);
+    const struct cmd_def *sub = cmd_lookup(name, n);
+    return sub ? sub : d;
+}
+
 /* Positions of the keys of the command in argv[0..argc), or -1 with an error written. */
 static int command_keys(struct rt_call *call, const rt_str *argv, int argc, int *first,
                         int *last, int *step)
 {
-    const struct cmd_def *d = public_def(&argv[0]);
+    const struct cmd_def *d = full_command_def(argv, argc);
     if (!d) {
         resp_error(call->out, "ERR Invalid command specified");
         return -1;
@@ -286,7 +305,7 @@ static void getkeys(struct rt_call *call, bool with_flags)
     int argc = call->argc - 2, first, last, step;
     if (command_keys(call, argv, argc, &first, &last, &step) < 0)
         return;
-    const struct cmd_def *d = public_def(&argv[0]);
+    const struct cmd_def *d = full_command_def(argv, argc);
     resp_array(call->out, (last - first) / step + 1);
     for (int i = first; i <= last; i += step) {
         if (with_flags) {
