@@ -274,14 +274,18 @@ void conn_readable(struct rt_shard *sh, struct rt_client *c)
     size_t got = 0;
     while (got < RT_READ_BUDGET) {
         buf_reserve(&c->in, RT_READ_CHUNK);
-        ssize_t r = read(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+        size_t room = c->in.cap - c->in.len;
+        ssize_t r = read(c->fd, c->in.data + c->in.len, room);
         if (r > 0) {
             c->in.len += (size_t)r;
             got += (size_t)r;
             sh->stats.net_input_bytes += (uint64_t)r;
+            /* A short read drained the socket: another read would only say EAGAIN,
+             * and level-triggered epoll reports anything that arrives later. */
+            if ((size_t)r < room)
+                break;
             /* Parse as we go so a pipeline larger than the budget keeps memory flat. */
-            if (c->in.cap - c->in.len == 0)
-                conn_process(sh, c);
+            conn_process(sh, c);
             continue;
         }
         if (r < 0 && errno == EINTR)
