@@ -110,18 +110,43 @@ static enum step find_cr(struct reqparse *p, const char *data, size_t len, size_
     return STEP_DONE;
 }
 
+/* The common case in one pass, without memchr: at `line` a complete
+ * "<type><1 to 18 digits>\r" plus the byte after it, the digits being a strict
+ * non-negative integer (no leading zero). Anything else goes the general way. */
+static bool fast_number_line(const char *data, size_t len, size_t line, char type, int64_t *n,
+                             size_t *cr)
+{
+    if (len - line < 4 || data[line] != type)
+        return false;
+    size_t i = line + 1, stop = len - line > 20 ? line + 20 : len;
+    uint64_t v = 0;
+    while (i < stop && (unsigned)(data[i] - '0') <= 9)
+        v = v * 10 + (uint64_t)(data[i++] - '0');
+    size_t ndig = i - line - 1;
+    if (!ndig || ndig > 18 || i + 1 >= len || data[i] != '\r' ||
+        (data[line + 1] == '0' && ndig > 1))
+        return false;
+    *n = (int64_t)v;
+    *cr = i;
+    return true;
+}
+
 /* The "*N" line at start. STEP_DONE: multibulk_left > 0 and the first "$len" is next. */
 static enum step parse_header(struct reqparse *p, const char *data, size_t len,
                               uint64_t max_argc)
 {
     size_t cr;
+    int64_t n;
+    if (p->pos == p->start && fast_number_line(data, len, p->start, '*', &n, &cr))
+        goto have_count;
     enum step s = find_cr(p, data, len, p->start, "Protocol error: too big mbulk count string",
                           &cr);
     if (s != STEP_DONE)
         return s;
-    int64_t n;
-    if (!str_to_i64(data + p->start + 1, cr - p->start - 1, &n) ||
-        (n > 0 && (uint64_t)n > max_argc))
+    if (!str_to_i64(data + p->start + 1, cr - p->start - 1, &n))
+        return fail(p, "Protocol error: invalid multibulk length");
+have_count:
+    if (n > 0 && (uint64_t)n > max_argc)
         return fail(p, "Protocol error: invalid multibulk length");
     p->pos = cr + 2;
     if (n <= 0) { /* an empty command: skipped */
@@ -146,20 +171,8 @@ static enum step parse_bulk_len(struct reqparse *p, const char *data, size_t len
     int64_t n;
     size_t cr;
 
-    /* Fast path: the whole line "$<1 to 18 digits>\r?" is here and starts the scan. */
-    if (p->pos == line && len - line >= 4 && data[line] == '$') {
-        size_t i = line + 1, stop = len - line > 20 ? line + 20 : len;
-        uint64_t v = 0;
-        while (i < stop && (unsigned)(data[i] - '0') <= 9)
-            v = v * 10 + (uint64_t)(data[i++] - '0');
-        size_t ndig = i - line - 1;
-        if (ndig && ndig <= 18 && i + 1 < len && data[i] == '\r' &&
-            (data[line + 1] != '0' || ndig == 1)) {
-            n = (int64_t)v;
-            cr = i;
-            goto have_len;
-        }
-    }
+    if (p->pos == line && fast_number_line(data, len, line, '$', &n, &cr))
+        goto have_len;
 
     enum step s = find_cr(p, data, len, line, "Protocol error: too big bulk count string", &cr);
     if (s != STEP_DONE)

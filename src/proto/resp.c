@@ -2,7 +2,6 @@
  * reply path); doubles follow Redis's addReplyDouble. */
 #include "proto/resp.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
