@@ -61,14 +61,11 @@ static void reply_key_flags(struct buf *b, const struct cmd_def *d, int proto)
     }
 }
 
-static void reply_keyspecs(struct buf *b, const struct cmd_def *d, int proto)
+/* One key spec: the key search starts at argument `index` and takes keys up to
+ * `lastkey` (relative; negative counts from the end) every `keystep`. */
+static void reply_keyspec(struct buf *b, const struct cmd_def *d, int index, int lastkey,
+                          int keystep, int proto)
 {
-    const struct rt_keyspec *k = &d->rt.keys;
-    if (k->first <= 0) {
-        resp_set(b, 0, proto);
-        return;
-    }
-    resp_set(b, 1, proto);
     resp_map(b, 3, proto);
     resp_bulk_cstr(b, "flags");
     reply_key_flags(b, d, proto);
@@ -79,7 +76,7 @@ static void reply_keyspecs(struct buf *b, const struct cmd_def *d, int proto)
     resp_bulk_cstr(b, "spec");
     resp_map(b, 1, proto);
     resp_bulk_cstr(b, "index");
-    resp_int(b, k->first);
+    resp_int(b, index);
     resp_bulk_cstr(b, "find_keys");
     resp_map(b, 2, proto);
     resp_bulk_cstr(b, "type");
@@ -87,11 +84,31 @@ static void reply_keyspecs(struct buf *b, const struct cmd_def *d, int proto)
     resp_bulk_cstr(b, "spec");
     resp_map(b, 3, proto);
     resp_bulk_cstr(b, "lastkey");
-    resp_int(b, k->last >= 0 ? k->last - k->first : k->last);
+    resp_int(b, lastkey);
     resp_bulk_cstr(b, "keystep");
-    resp_int(b, k->step);
+    resp_int(b, keystep);
     resp_bulk_cstr(b, "limit");
     resp_int(b, 0);
+}
+
+/* As Redis describes them: keys at fixed positions (GET, RENAME) get one spec each;
+ * a run to the end of the arguments (MGET, MSET) gets one range spec. */
+static void reply_keyspecs(struct buf *b, const struct cmd_def *d, int proto)
+{
+    const struct rt_keyspec *k = &d->rt.keys;
+    if (k->first <= 0) {
+        resp_set(b, 0, proto);
+        return;
+    }
+    if (k->last < 0) {
+        resp_set(b, 1, proto);
+        reply_keyspec(b, d, k->first, k->last, k->step, proto);
+        return;
+    }
+    int step = k->step > 0 ? k->step : 1;
+    resp_set(b, (k->last - k->first) / step + 1, proto);
+    for (int i = k->first; i <= k->last; i += step)
+        reply_keyspec(b, d, i, 0, 1, proto);
 }
 
 static void reply_info(struct buf *b, const struct cmd_def *d, int proto)

@@ -460,3 +460,112 @@ def test_client_closing_during_big_reply(server, nshards):
     with server.client() as r:
         assert r.ping() is True
         assert r.strlen(keys[-1]) == 1 << 20
+
+
+# ---------------------------------------------------------------------------- races
+
+def _race(server, cmd_a, cmd_b, trials, setup, check):
+    """Send cmd_a and cmd_b from two connections at (nearly) the same moment, `trials`
+    times; check(reply_a, reply_b) after each trial returns an error text or None."""
+    ca, cb = server.raw(), server.raw()
+    ctl = server.raw()
+    problems = []
+    try:
+        for t in range(trials):
+            setup(ctl)
+            barrier = threading.Barrier(2)
+            out = {}
+
+            def run(name, conn, cmd):
+                barrier.wait(10)
+                out[name] = conn.cmd(*cmd)
+
+            ta = threading.Thread(target=run, args=("a", ca, cmd_a))
+            tb = threading.Thread(target=run, args=("b", cb, cmd_b))
+            ta.start()
+            tb.start()
+            ta.join(30)
+            tb.join(30)
+            err = check(ctl, out.get("a"), out.get("b"))
+            if err:
+                problems.append(f"trial {t}: {err}")
+                if len(problems) >= 3:
+                    break
+    finally:
+        for c in (ca, cb, ctl):
+            c.close()
+    return problems
+
+
+def test_race_msetnx_against_setnx(server, nshards):
+    """Whatever the interleaving, MSETNX sets all of its keys or none of them."""
+    keys = [ks[0] for ks in keys_per_shard(nshards, "rm")]
+    victim = keys[len(keys) // 2]
+    args = ["MSETNX"] + [x for k in keys for x in (k, "A")]
+
+    def setup(ctl):
+        assert ctl.cmd("DEL", *keys)[:1] == b":"
+
+    def check(ctl, ra, rb):
+        vals = decode(ctl.cmd("MGET", *keys))
+        others = [v for k, v in zip(keys, vals) if k != victim]
+        if ra == b":1\r\n":
+            if any(v != b"A" for v in others):
+                return f"MSETNX returned 1 but keys hold {vals}"
+        elif ra == b":0\r\n":
+            if any(v is not None for v in others):
+                return f"MSETNX returned 0 but set some keys: {vals}"
+        else:
+            return f"MSETNX replied {ra!r}"
+        if rb not in (b":0\r\n", b":1\r\n"):
+            return f"SETNX replied {rb!r}"
+        return None
+
+    problems = _race(server, args, ("SETNX", victim, "B"), 150, setup, check)
+    assert not problems, "\n".join(problems)
+
+
+def test_race_rename_against_del(server, nshards):
+    """A cross-shard RENAME racing a DEL of its source never loses or duplicates the value."""
+    src, dst = two_keys_on_different_shards(nshards, "rr")
+
+    def setup(ctl):
+        ctl.cmd("DEL", dst)
+        assert ctl.cmd("SET", src, "payload") == b"+OK\r\n"
+
+    def check(ctl, ra, rb):
+        s_exists = decode(ctl.cmd("EXISTS", src))
+        d_val = decode(ctl.cmd("GET", dst))
+        if s_exists:
+            return f"source survived both RENAME ({ra!r}) and DEL ({rb!r})"
+        if ra == b"+OK\r\n" and d_val != b"payload":
+            return f"RENAME said OK but destination holds {d_val!r} (DEL said {rb!r})"
+        if ra == b"-ERR no such key\r\n" and (d_val is not None or rb != b":1\r\n"):
+            return f"RENAME failed but destination={d_val!r}, DEL={rb!r}"
+        if ra not in (b"+OK\r\n", b"-ERR no such key\r\n"):
+            return f"RENAME replied {ra!r}"
+        return None
+
+    problems = _race(server, ("RENAME", src, dst), ("DEL", src), 150, setup, check)
+    assert not problems, "\n".join(problems)
+
+
+def test_race_copy_against_set(server, nshards):
+    """COPY racing a SET of its source copies one whole value, the old or the new."""
+    src, dst = two_keys_on_different_shards(nshards, "rc")
+    old, new = b"o" * 3000, b"n" * 5000
+
+    def setup(ctl):
+        ctl.cmd("DEL", dst)
+        assert ctl.cmd("SET", src, old) == b"+OK\r\n"
+
+    def check(ctl, ra, rb):
+        if ra != b":1\r\n" or rb != b"+OK\r\n":
+            return f"COPY {ra!r} SET {rb!r}"
+        d = decode(ctl.cmd("GET", dst))
+        if d not in (old, new):
+            return f"destination holds a torn value of {len(d or b'')} bytes"
+        return None
+
+    problems = _race(server, ("COPY", src, dst), ("SET", src, new), 100, setup, check)
+    assert not problems, "\n".join(problems)
