@@ -104,6 +104,11 @@ struct rt_commands {
     void (*tick)(void *shard);
     /* Cheap work before a batch of commands runs (a clock refresh, say). May be NULL. */
     void (*before_batch)(void *shard);
+    /* Warm the caches for a key a pipelined command is about to look up on this shard,
+     * so the lookups of a batch overlap their cache misses. Called for every key of a
+     * batch with stage 0, then again with stage 1 (a table can prefetch its bucket at
+     * stage 0 and the entry the bucket points to at stage 1). May be NULL. */
+    void (*prefetch)(void *shard, const char *key, size_t len, int stage);
 };
 
 enum rt_io { RT_IO_AUTO, RT_IO_EPOLL, RT_IO_URING };

@@ -321,7 +321,13 @@ static void cmd_tick(void *shard)
     cmd_stats_tick(cmd_ext(cs));
 }
 
+static void cmd_prefetch(void *shard, const char *key, size_t len, int stage)
+{
+    store_prefetch(((struct cmd_shard *)shard)->store, key, len, stage);
+}
+
 const struct rt_commands cmd_commands = {
+    .prefetch = cmd_prefetch,
     .shard_init = cmd_shard_init,
     .shard_fini = cmd_shard_fini,
     .resolve = cmd_resolve,

@@ -141,10 +141,7 @@ static void forward(struct rt_shard *sh, struct rt_client *c, unsigned target,
     sh->stats.forwarded_out++;
 }
 
-/* The shard owning every key of the command, or -1 when they span several, or the
- * origin when the command has no key arguments. */
-static int keys_shard(struct rt_shard *sh, const struct rt_cmd *cmd, int argc,
-                      const rt_str *argv)
+int keys_shard(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const rt_str *argv)
 {
     int first = cmd->keys.first, last = cmd->keys.last, step = cmd->keys.step;
     if (last < 0)
@@ -167,14 +164,20 @@ static int keys_shard(struct rt_shard *sh, const struct rt_cmd *cmd, int argc,
 void dispatch_command(struct rt_shard *sh, struct rt_client *c, int argc, const rt_str *argv)
 {
     const struct rt_commands *cmds = sh->rt->cmds;
-    sh->stats.commands_processed++;
     sh->errbuf.len = 0;
     const struct rt_cmd *cmd = cmds->resolve(sh->ctx, argv, argc, 0, &sh->errbuf);
     if (!cmd) {
         reply_now(sh, c, sh->errbuf.data, sh->errbuf.len);
         return;
     }
+    dispatch_resolved(sh, c, cmd, argc, argv);
+}
+
+void dispatch_resolved(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd,
+                       int argc, const rt_str *argv)
+{
     c->last_cmd = cmd;
+    sh->stats.commands_processed++;
     if (cmd->flags & RT_CMD_QUIT)
         c->closing = true; /* its reply is the last thing this connection gets */
 

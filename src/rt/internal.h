@@ -21,6 +21,7 @@
 #define RT_READ_CHUNK (16 * 1024)
 #define RT_READ_BUDGET (256 * 1024) /* bytes read from one connection per iteration */
 #define RT_MAX_EVENTS 256
+#define RT_WINDOW 16 /* pipelined commands parsed ahead, for prefetching */
 
 /* ---- Messages between shards ----
  * A batch carries every request one shard sends another in one loop iteration, and
@@ -173,6 +174,15 @@ struct rt_shard {
     uint32_t nfree_txns;
     uint64_t next_txn_id;
 
+    /* The window of parsed commands of conn_process. */
+    struct window_cmd {
+        size_t start;               /* input offset where the command began */
+        size_t arg0, nargs;         /* its arguments in win_args */
+        const struct rt_cmd *cmd;   /* resolved; NULL: resolve again to get the error */
+    } win[RT_WINDOW];
+    struct req_arg *win_args;
+    size_t win_args_cap;
+
     struct rt_shard_stats stats;
     struct buf errbuf;
     struct buf argscratch;
@@ -227,6 +237,12 @@ void conn_run_resumed(struct rt_shard *sh);
 
 /* dispatch.c: running commands and ordering their replies. */
 void dispatch_command(struct rt_shard *sh, struct rt_client *c, int argc, const rt_str *argv);
+/* The same, for a command already resolved (cmd != NULL). */
+void dispatch_resolved(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd,
+                       int argc, const rt_str *argv);
+/* The shard owning every key of a command: this shard for a command without keys,
+ * -1 when the keys span shards. */
+int keys_shard(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const rt_str *argv);
 /* Take a seq for a command whose reply comes later; returns it. */
 uint64_t reply_reserve(struct rt_client *c);
 /* Deliver the reply of seq (copies bytes); emits every leading finished reply. */

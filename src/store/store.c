@@ -377,6 +377,19 @@ void store_stats(const struct store *s, struct store_stats *out)
     out->rehashing = dict_rehashing(&s->d);
 }
 
+void store_prefetch(struct store *s, const char *key, size_t klen, int stage)
+{
+    struct dict *d = &s->d;
+    uint64_t h = dict_hash(d, key, klen);
+    /* While rehashing, the key may be in either table: warm the newer one. */
+    int t = dict_rehashing(d) ? 1 : 0;
+    struct entry **slot = &d->tab[t][h & d->mask[t]];
+    if (stage == 0)
+        __builtin_prefetch(slot);
+    else if (*slot)
+        __builtin_prefetch(*slot);
+}
+
 void store_count_lookup(struct store *s, bool hit)
 {
     if (hit)

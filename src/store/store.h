@@ -114,6 +114,10 @@ struct store_stats {
     bool rehashing;
 };
 void store_stats(const struct store *s, struct store_stats *out);
+/* Warm the caches for a lookup of key: stage 0 prefetches its bucket, stage 1 the
+ * first entry of that bucket (once stage 0 had time to land). No effect on contents. */
+void store_prefetch(struct store *s, const char *key, size_t klen, int stage);
+
 /* Count a hit or miss of a read command (GET hits/misses, as Redis's keyspace_*). */
 void store_count_lookup(struct store *s, bool hit);
 
