@@ -57,6 +57,8 @@ static void shard_cleanup(struct rt_shard *sh)
     buf_free(&sh->errbuf);
     free(sh->argv);
     sh->argv = NULL;
+    free(sh->win_args);
+    sh->win_args = NULL;
 }
 
 void *shard_main(void *arg)
