@@ -167,6 +167,7 @@ struct rt_shard {
     uint64_t wake_targets;   /* targets sent to this iteration */
     size_t backlog_total;
     struct batch *pool;
+    size_t npool;
 
     struct rt_txn **txns;
     uint32_t txns_cap;

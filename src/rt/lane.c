@@ -25,6 +25,7 @@ static struct batch *batch_get(struct rt_shard *sh, unsigned target)
     struct batch *b = sh->pool;
     if (b) {
         sh->pool = b->next;
+        sh->npool--;
     } else {
         b = calloc(1, sizeof *b);
         if (!b) {
@@ -45,10 +46,7 @@ static void batch_recycle(struct rt_shard *sh, struct batch *b)
 {
     buf_shrink(&b->req, BATCH_KEEP_BYTES);
     buf_shrink(&b->rep, BATCH_KEEP_BYTES);
-    size_t n = 0;
-    for (struct batch *p = sh->pool; p && n < POOL_KEEP; p = p->next)
-        n++;
-    if (n >= POOL_KEEP) {
+    if (sh->npool >= POOL_KEEP) {
         buf_free(&b->req);
         buf_free(&b->rep);
         free(b);
@@ -56,6 +54,7 @@ static void batch_recycle(struct rt_shard *sh, struct batch *b)
     }
     b->next = sh->pool;
     sh->pool = b;
+    sh->npool++;
 }
 
 struct batch *lane_batch(struct rt_shard *sh, unsigned target)
@@ -285,6 +284,7 @@ void lane_free_all(struct rt_shard *sh)
     while (sh->pool) {
         struct batch *b = sh->pool;
         sh->pool = b->next;
+        sh->npool--;
         buf_free(&b->req);
         buf_free(&b->rep);
         free(b);
