@@ -144,6 +144,9 @@ unsigned rt_shard_id(const struct rt_shard *sh);
 unsigned rt_nshards(const struct rt_shard *sh);
 struct rt *rt_of(const struct rt_shard *sh);
 void *rt_shard_ctx(const struct rt_shard *sh);
+/* Wall-clock Unix milliseconds, read once per loop iteration: the "now" of every
+ * command of the current batch. */
+int64_t rt_shard_now_ms(const struct rt_shard *sh);
 /* Redis Cluster slot of a key (CRC16 of its hash tag, & 16383). */
 unsigned rt_key_slot(const char *key, size_t len);
 /* The shard that owns a key: (slot * nshards) >> 14. */

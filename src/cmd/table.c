@@ -304,7 +304,7 @@ static void cmd_shard_fini(void *shard)
 static void cmd_before_batch(void *shard)
 {
     struct cmd_shard *cs = shard;
-    store_set_now(cs->store, clock_unix_ms());
+    store_set_now(cs->store, rt_shard_now_ms(cs->sh)); /* the loop's clock read */
 }
 
 /* Active expiry gets a quarter of a tick as in Redis, but at most 1 ms: a shard also

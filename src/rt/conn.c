@@ -243,17 +243,19 @@ static size_t window_fill(struct rt_shard *sh, struct rt_client *c, const struct
         if (*st != REQ_COMMAND)
             break;
         size_t argc = c->parser.nargs;
-        if (sh->win_args_cap < nargs + argc) {
-            size_t cap = sh->win_args_cap ? sh->win_args_cap : 64;
+        if (sh->win_argv_cap < nargs + argc) {
+            size_t cap = sh->win_argv_cap ? sh->win_argv_cap : 64;
             while (cap < nargs + argc)
                 cap *= 2;
-            struct req_arg *na = realloc(sh->win_args, cap * sizeof *na);
+            rt_str *na = realloc(sh->win_argv, cap * sizeof *na);
             if (!na)
                 abort();
-            sh->win_args = na;
-            sh->win_args_cap = cap;
+            sh->win_argv = na;
+            sh->win_argv_cap = cap;
         }
-        memcpy(sh->win_args + nargs, c->parser.args, argc * sizeof *sh->win_args);
+        for (size_t k = 0; k < argc; k++)
+            sh->win_argv[nargs + k] =
+                (rt_str){c->in.data + c->parser.args[k].off, c->parser.args[k].len};
         sh->win[n++] = (struct window_cmd){.start = start, .arg0 = nargs, .nargs = argc};
         nargs += argc;
         if (is_inline)
@@ -262,32 +264,13 @@ static size_t window_fill(struct rt_shard *sh, struct rt_client *c, const struct
     return n;
 }
 
-static const rt_str *window_argv(struct rt_shard *sh, struct rt_client *c, size_t i)
-{
-    size_t argc = sh->win[i].nargs;
-    if (sh->argv_cap < argc) {
-        size_t cap = sh->argv_cap ? sh->argv_cap : 16;
-        while (cap < argc)
-            cap *= 2;
-        rt_str *nv = realloc(sh->argv, cap * sizeof *nv);
-        if (!nv)
-            abort();
-        sh->argv = nv;
-        sh->argv_cap = cap;
-    }
-    const struct req_arg *a = sh->win_args + sh->win[i].arg0;
-    for (size_t k = 0; k < argc; k++)
-        sh->argv[k] = (rt_str){c->in.data + a[k].off, a[k].len};
-    return sh->argv;
-}
-
 /* Resolve every command of the window and prefetch the keys that live here, in two
  * stages, so the lookups of the batch overlap their cache misses. */
-static void window_prepare(struct rt_shard *sh, struct rt_client *c, size_t n)
+static void window_prepare(struct rt_shard *sh, size_t n)
 {
     const struct rt_commands *cmds = sh->rt->cmds;
     for (size_t i = 0; i < n; i++) {
-        const rt_str *argv = window_argv(sh, c, i);
+        const rt_str *argv = sh->win_argv + sh->win[i].arg0;
         int argc = (int)sh->win[i].nargs;
         sh->errbuf.len = 0;
         sh->win[i].cmd = cmds->resolve(sh->ctx, argv, argc, 0, &sh->errbuf);
@@ -300,9 +283,9 @@ static void window_prepare(struct rt_shard *sh, struct rt_client *c, size_t n)
             if (!cmd || cmd->route != RT_ROUTE_KEYS || cmd->keys.first < 1 ||
                 (size_t)cmd->keys.first >= sh->win[i].nargs)
                 continue;
-            const struct req_arg *k = sh->win_args + sh->win[i].arg0 + cmd->keys.first;
-            if (rt_key_shard(sh, c->in.data + k->off, k->len) == sh->id)
-                cmds->prefetch(sh->ctx, c->in.data + k->off, k->len, stage);
+            const rt_str *k = sh->win_argv + sh->win[i].arg0 + cmd->keys.first;
+            if (rt_key_shard(sh, k->ptr, k->len) == sh->id)
+                cmds->prefetch(sh->ctx, k->ptr, k->len, stage);
         }
 }
 
@@ -320,10 +303,10 @@ static void conn_process(struct rt_shard *sh, struct rt_client *c)
         enum req_status st;
         const char *err = NULL;
         size_t n = window_fill(sh, c, &lim, &st, &err);
-        window_prepare(sh, c, n);
+        window_prepare(sh, n);
         size_t i = 0;
         for (; i < n && !c->closing && !c->txns; i++) {
-            const rt_str *argv = window_argv(sh, c, i);
+            const rt_str *argv = sh->win_argv + sh->win[i].arg0;
             int argc = (int)sh->win[i].nargs;
             if (sh->win[i].cmd)
                 dispatch_resolved(sh, c, sh->win[i].cmd, argc, argv);

@@ -178,11 +178,13 @@ struct rt_shard {
     /* The window of parsed commands of conn_process. */
     struct window_cmd {
         size_t start;               /* input offset where the command began */
-        size_t arg0, nargs;         /* its arguments in win_args */
+        size_t arg0, nargs;         /* its arguments in win_argv */
         const struct rt_cmd *cmd;   /* resolved; NULL: resolve again to get the error */
     } win[RT_WINDOW];
-    struct req_arg *win_args;
-    size_t win_args_cap;
+    /* Arguments of the window's commands. They point into the connection's input,
+     * which does not move while the window runs (nothing is read meanwhile). */
+    rt_str *win_argv;
+    size_t win_argv_cap;
 
     struct rt_shard_stats stats;
     struct buf errbuf;

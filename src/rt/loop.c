@@ -57,8 +57,8 @@ static void shard_cleanup(struct rt_shard *sh)
     buf_free(&sh->errbuf);
     free(sh->argv);
     sh->argv = NULL;
-    free(sh->win_args);
-    sh->win_args = NULL;
+    free(sh->win_argv);
+    sh->win_argv = NULL;
 }
 
 void *shard_main(void *arg)

@@ -184,6 +184,7 @@ unsigned rt_shard_id(const struct rt_shard *sh) { return sh->id; }
 unsigned rt_nshards(const struct rt_shard *sh) { return sh->n; }
 struct rt *rt_of(const struct rt_shard *sh) { return sh->rt; }
 void *rt_shard_ctx(const struct rt_shard *sh) { return sh->ctx; }
+int64_t rt_shard_now_ms(const struct rt_shard *sh) { return sh->now_ms; }
 const struct rt_shard_stats *rt_shard_stats(const struct rt_shard *sh) { return &sh->stats; }
 unsigned rt_key_slot(const char *key, size_t len) { return key_slot(key, len); }
 
