@@ -109,6 +109,16 @@ struct rt_commands {
      * batch with stage 0, then again with stage 1 (a table can prefetch its bucket at
      * stage 0 and the entry the bucket points to at stage 1). May be NULL. */
     void (*prefetch)(void *shard, const char *key, size_t len, int stage);
+    /* A connection is closing, on its origin shard: release what the command set keeps
+     * for it (rt_client_data). May be NULL. */
+    void (*client_close)(void *shard, struct rt_client *c);
+    /* For a client that asked for it (rt_client_set_intercept), called on its origin
+     * for every command after resolve and before routing: return true when the command
+     * was handled here (exactly one reply appended to out), false to route it as
+     * usual. cmd == NULL: resolve failed; its error is replied as usual whatever this
+     * returns (MULTI uses this to queue commands and to remember queueing errors). */
+    bool (*intercept)(void *shard, struct rt_client *c, const struct rt_cmd *cmd, int argc,
+                      const rt_str *argv, struct buf *out);
 };
 
 enum rt_io { RT_IO_AUTO, RT_IO_EPOLL, RT_IO_URING };
@@ -186,6 +196,12 @@ const char *rt_client_name(const struct rt_client *c); /* "" when unset */
 void rt_client_set_name(struct rt_client *c, const char *name, size_t len);
 /* One line of CLIENT LIST for this client, without the trailing newline. */
 void rt_client_describe(const struct rt_client *c, struct buf *out);
+/* The command set's own per-connection data (NULL until set); freed by the command
+ * set in client_close. */
+void *rt_client_data(const struct rt_client *c);
+void rt_client_set_data(struct rt_client *c, void *data);
+/* Route every further command of this client through rt_commands.intercept. */
+void rt_client_set_intercept(struct rt_client *c, bool on);
 /* Call fn for every client whose origin is this shard. */
 void rt_shard_foreach_client(struct rt_shard *sh, void (*fn)(struct rt_client *, void *),
                              void *arg);
@@ -204,9 +220,44 @@ unsigned rt_txn_nresults(const struct rt_txn *t);
 /* Scratch state the command keeps across phases: a zeroed block of `size` bytes,
  * allocated on first call and freed with the transaction. */
 void *rt_txn_state(struct rt_txn *t, size_t size);
+/* Called with the state block just before it is freed with the transaction (a step
+ * that keeps pointers to its own allocations there frees them here). */
+void rt_txn_on_free(struct rt_txn *t, void (*fn)(void *state));
 /* Finish: `reply` is the command's whole RESP reply (copied). */
 void rt_txn_finish(struct rt_txn *t, const char *reply, size_t len);
 /* The buffer a step may build its reply in before rt_txn_finish (empty at each step). */
 struct buf *rt_txn_scratch(struct rt_txn *t);
+/* The transaction's connection while it is still connected, else NULL. */
+struct rt_client *rt_txn_client(const struct rt_txn *t);
+
+/* Isolation (DESIGN.md section 7). Before the parts of phase 0 run, the runtime takes
+ * intent locks on every key the transaction declared, at each owning shard in
+ * ascending shard order (shared for reads, exclusive for writes); it releases them
+ * when the transaction finishes. Meanwhile each owner holds back every other command
+ * on those keys, so no other client sees a partial result. A multi-shard
+ * RT_ROUTE_KEYS command has the keys of its key spec declared for it (exclusive when
+ * it has RT_CMD_WRITE). Other steps declare in phase 0, before queueing parts. Locks
+ * that all fall on the origin shard cost no message. */
+void rt_txn_lock_key(struct rt_txn *t, const char *key, size_t len, bool exclusive);
+/* Lock every key of a shard (FLUSHALL, a transaction holding a keyspace command). */
+void rt_txn_lock_shard(struct rt_txn *t, unsigned shard);
+/* Queue a client command (already resolved and checked) as a part of the next phase,
+ * to run under this transaction's locks, which must cover every key it touches. It is
+ * routed as the runtime routes a client's command: RT_ROUTE_ORIGIN runs on the origin
+ * with the connection (client NULL if it left), keys on one shard run there, and a
+ * command spanning shards (or RT_ROUTE_PLAN) runs its own steps. Its reply, in the
+ * transaction's protocol, is the part's result. Parts of one phase on one shard run in
+ * the order queued, back to back; a command spanning shards should have a phase of its
+ * own when its order relative to the others matters. */
+unsigned rt_txn_command(struct rt_txn *t, const struct rt_cmd *cmd, int argc,
+                        const rt_str *argv);
+
+/* Run an internal command (resolved with RT_RESOLVE_INTERNAL) on `shard`, after
+ * everything this shard sent there before, discarding its reply. On this shard it
+ * runs at once. For clean-ups that need no answer (a closing client's WATCHes). */
+void rt_post(struct rt_shard *sh, unsigned shard, int argc, const rt_str *argv);
+/* Whether any intent lock is held on this shard (housekeeping such as active expiry
+ * waits while one is). */
+bool rt_shard_locked(const struct rt_shard *sh);
 
 #endif

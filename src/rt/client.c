@@ -46,3 +46,7 @@ void rt_shard_foreach_client(struct rt_shard *sh, void (*fn)(struct rt_client *,
         if (sh->conns[i] && sh->conns[i]->fd >= 0)
             fn(sh->conns[i], arg);
 }
+
+void *rt_client_data(const struct rt_client *c) { return c->data; }
+void rt_client_set_data(struct rt_client *c, void *data) { c->data = data; }
+void rt_client_set_intercept(struct rt_client *c, bool on) { c->intercept = on; }

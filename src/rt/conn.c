@@ -111,6 +111,9 @@ struct rt_client *conn_find(struct rt_shard *sh, uint32_t slot, uint64_t id)
 
 void conn_close(struct rt_shard *sh, struct rt_client *c)
 {
+    if (sh->rt->cmds->client_close)
+        sh->rt->cmds->client_close(sh->ctx, c);
+    c->data = NULL;
     epoll_ctl(sh->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     sh->conns[c->slot] = NULL;
@@ -224,6 +227,10 @@ static void protocol_error(struct rt_shard *sh, struct rt_client *c, const char 
     log_msg(LOG_VERBOSE, "protocol error from client %s: %s", c->addr, err);
 }
 
+/* A multi-shard command in flight, or a command waiting for a lock: the connection's
+ * further input waits. */
+static bool conn_waits(const struct rt_client *c) { return c->txns || c->held; }
+
 /* Parse up to RT_WINDOW complete commands into sh->win. Returns how many; *st tells
  * why it stopped (REQ_ERROR with *err is handled after the window has run). An inline
  * command is a window of its own: it is unescaped in place, so it must never be
@@ -291,7 +298,7 @@ static void window_prepare(struct rt_shard *sh, size_t n)
 
 /* Parse and run every complete command in the input buffer, a window at a time. A
  * command that stops the connection's input (QUIT, a protocol error, a multi-shard
- * command in flight) leaves the rest of its window unrun: the parser is rewound to the
+ * command in flight, a command waiting for a lock) leaves the rest of its window unrun: the parser is rewound to the
  * first of them, so they run later, or never after QUIT. */
 static void conn_process(struct rt_shard *sh, struct rt_client *c)
 {
@@ -299,13 +306,13 @@ static void conn_process(struct rt_shard *sh, struct rt_client *c)
     struct req_limits lim = {.max_bulk = OPT_LOAD(rt, proto_max_bulk_len),
                              .max_argc = 0x7fffffff};
     c->processing = true;
-    while (!c->closing && !c->txns) {
+    while (!c->closing && !conn_waits(c)) {
         enum req_status st;
         const char *err = NULL;
         size_t n = window_fill(sh, c, &lim, &st, &err);
         window_prepare(sh, n);
         size_t i = 0;
-        for (; i < n && !c->closing && !c->txns; i++) {
+        for (; i < n && !c->closing && !conn_waits(c); i++) {
             const rt_str *argv = sh->win_argv + sh->win[i].arg0;
             int argc = (int)sh->win[i].nargs;
             if (sh->win[i].cmd)
@@ -320,7 +327,7 @@ static void conn_process(struct rt_shard *sh, struct rt_client *c)
             c->parser.bulk_len = -1;
             break;
         }
-        if (c->closing || c->txns)
+        if (c->closing || conn_waits(c))
             break; /* a protocol error is reported when the held input runs */
         if (st == REQ_ERROR) {
             protocol_error(sh, c, err);
@@ -398,7 +405,7 @@ void conn_run_resumed(struct rt_shard *sh)
     /* Running held input may finish more transactions and append here: index loop. */
     for (size_t i = 0; i < sh->nresume; i++) {
         struct rt_client *c = conn_find(sh, sh->resume[i].slot, sh->resume[i].id);
-        if (c && !c->txns && !c->closing) {
+        if (c && !conn_waits(c) && !c->closing) {
             conn_process(sh, c);
             conn_mark_dirty(sh, c);
         }

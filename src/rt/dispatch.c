@@ -167,10 +167,30 @@ void dispatch_command(struct rt_shard *sh, struct rt_client *c, int argc, const 
     sh->errbuf.len = 0;
     const struct rt_cmd *cmd = cmds->resolve(sh->ctx, argv, argc, 0, &sh->errbuf);
     if (!cmd) {
+        if (c->intercept && cmds->intercept) {
+            /* The intercept learns of the failure; the error is replied as usual. */
+            struct buf ignored = {0};
+            cmds->intercept(sh->ctx, c, NULL, argc, argv, &ignored);
+            buf_free(&ignored);
+        }
         reply_now(sh, c, sh->errbuf.data, sh->errbuf.len);
         return;
     }
     dispatch_resolved(sh, c, cmd, argc, argv);
+}
+
+/* A client that asked for it sees each command first (MULTI queues them). */
+static bool intercepted(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd,
+                        int argc, const rt_str *argv)
+{
+    if (!sh->rt->cmds->intercept)
+        return false;
+    struct buf out = {0};
+    bool handled = sh->rt->cmds->intercept(sh->ctx, c, cmd, argc, argv, &out);
+    if (handled)
+        reply_now(sh, c, out.data, out.len);
+    buf_free(&out);
+    return handled;
 }
 
 void dispatch_resolved(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd,
@@ -178,6 +198,8 @@ void dispatch_resolved(struct rt_shard *sh, struct rt_client *c, const struct rt
 {
     c->last_cmd = cmd;
     sh->stats.commands_processed++;
+    if (__builtin_expect(c->intercept, 0) && intercepted(sh, c, cmd, argc, argv))
+        return;
     if (cmd->flags & RT_CMD_QUIT)
         c->closing = true; /* its reply is the last thing this connection gets */
 
@@ -188,7 +210,10 @@ void dispatch_resolved(struct rt_shard *sh, struct rt_client *c, const struct rt
     case RT_ROUTE_KEYS: {
         int owner = keys_shard(sh, cmd, argc, argv);
         if (owner == (int)sh->id) {
-            run_local(sh, c, cmd, argc, argv);
+            if (__builtin_expect(sh->locked, 0) && hold_blocks(sh, cmd, argc, argv))
+                hold_local(sh, c, cmd, argc, argv); /* runs when the lock is released */
+            else
+                run_local(sh, c, cmd, argc, argv);
         } else if (owner >= 0) {
             forward(sh, c, (unsigned)owner, cmd, argc, argv);
         } else if (cmd->step) {

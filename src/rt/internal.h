@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 
 #include "proto/reqparse.h"
+#include "rt/lock.h"
 #include "rt/ring.h"
 
 #define RT_CACHE_LINE 64
@@ -27,16 +28,31 @@
  * A batch carries every request one shard sends another in one loop iteration, and
  * comes back to its origin carrying the replies, to be reused. Records are laid out
  * back to back in `req` and `rep` (headers copied with memcpy: no alignment assumed). */
-enum rec_kind { REC_FORWARD = 1, REC_PART = 2 };
+enum rec_kind {
+    REC_FORWARD = 1, /* a client's command; the reply goes to the connection */
+    REC_PART = 2,    /* a part of a multi-shard command; the reply goes to the txn */
+    REC_LOCK = 3,    /* intent locks for a txn: argv[0] modes ('s'/'x' per key), keys */
+    REC_UNLOCK = 4,  /* release a txn's locks; no reply */
+    REC_POST = 5,    /* an internal command whose reply nobody wants (rt_post) */
+};
+
+enum {
+    REQF_LOCKED = 1u << 0, /* PART of a txn holding its locks here: runs past any hold */
+    REQF_TRY = 1u << 1,    /* LOCK: grant now or deny, never wait */
+    REQF_WHOLE = 1u << 2,  /* LOCK: the whole shard */
+};
 
 struct req_hdr {
     uint8_t kind;
     uint8_t proto;
-    uint16_t pad;
-    uint32_t slot;    /* conn slot (FORWARD) or txn slot (PART) on the origin */
+    uint16_t flags;   /* REQF_* */
+    uint32_t slot;    /* conn slot (FORWARD) or txn slot (PART, LOCK, UNLOCK) on the origin */
     uint64_t id;      /* conn id or txn id: a stale slot never matches */
-    uint64_t seq;     /* FORWARD: the command's seq; PART: phase << 32 | part index */
-    const struct rt_cmd *cmd; /* FORWARD: resolved on the origin; PART: NULL */
+    uint64_t seq;     /* FORWARD: the command's seq; PART: phase << 32 | part index;
+                       * LOCK: the txn's lock round, echoed in the reply */
+    /* FORWARD: resolved on the origin. PART: NULL (resolve as internal there) or a
+     * client command resolved on the origin (rt_txn_command). */
+    const struct rt_cmd *cmd;
     uint32_t argc;
     uint32_t argbytes; /* bytes of the argument block that follows */
 };
@@ -44,7 +60,8 @@ struct req_hdr {
 
 struct rep_hdr {
     uint8_t kind;
-    uint8_t pad[3];
+    uint8_t shard; /* LOCK: the shard answering */
+    uint8_t pad[2];
     uint32_t slot;
     uint64_t id;
     uint64_t seq;
@@ -65,6 +82,7 @@ struct batch {
  * ring; when the ring is full, an ordered backlog in front of it. */
 struct lane {
     struct batch *cur;
+    struct batch *cur_rep; /* replies produced outside a request batch (held work) */
     struct batch *backlog_head, *backlog_tail;
     size_t backlog_len;
 };
@@ -98,6 +116,11 @@ struct rt_client {
      * connection runs no further command: a later command must not overtake a step
      * of an earlier one (its input waits in the buffer, as a blocked client's does). */
     uint32_t txns;
+    /* A local command waits for a lock (DESIGN.md section 7): run nothing more until
+     * it has run. */
+    bool held;
+    bool intercept;   /* every command goes through rt_commands.intercept first */
+    void *data;       /* the command set's (rt_client_data) */
     bool in_dirty;    /* queued in the shard's dirty list (output to flush) */
     bool want_write;  /* EPOLLOUT registered */
     bool reading;     /* EPOLLIN registered */
@@ -111,6 +134,13 @@ struct rt_client {
 struct txn_part {
     size_t off, len; /* reply bytes within results */
     bool done;
+};
+
+enum txn_lock_state {
+    TL_NONE,    /* no locks declared, or not yet asked for */
+    TL_TRYING,  /* asked every shard at once, grant-or-deny */
+    TL_WAITING, /* asking one shard at a time, ascending, waiting for each */
+    TL_HELD,    /* every lock granted */
 };
 
 struct rt_txn {
@@ -135,7 +165,27 @@ struct rt_txn {
     struct buf next;
     unsigned nnext;
     void *state;
+    void (*on_free)(void *state);
     struct buf scratch;
+    struct buf reply; /* a child's reply, until it ends */
+    bool stepping; /* inside txn_dispatch: a child finishing inline must not advance us */
+
+    /* Locks declared in phase 0: records (uint32 shard, uint8 exclusive, uint32 len,
+     * key bytes), and whole shards. */
+    struct buf lockkeys;
+    uint64_t lock_shards, whole_shards;
+    uint64_t held_shards; /* granted there: released when the txn ends */
+    enum txn_lock_state lock_state;
+    unsigned lock_pending; /* TL_TRYING: replies outstanding */
+    bool lock_denied;
+    uint32_t lock_round;   /* echoed by LOCK replies; stale ones are ignored */
+
+    /* A command run by rt_txn_command that spans shards runs as a child: it takes no
+     * locks of its own (the root holds them) and its reply becomes parent's part. */
+    struct rt_txn *parent;
+    uint64_t parent_id;
+    unsigned parent_part;
+    uint64_t locked_shards; /* where this txn's parts run under the root's locks */
 };
 
 /* ---- Shards ---- */
@@ -169,6 +219,36 @@ struct rt_shard {
     struct batch *pool;
     size_t npool;
 
+    /* Intent locks on this shard's keys, and the work they hold back: per source
+     * shard, the requests that arrived behind a lock, in order (a request from a
+     * source whose queue is not empty queues too, so nothing overtakes); and the
+     * local connections' commands waiting for a lock. */
+    struct lockmgr *locks;
+    struct held_queue {
+        struct buf recs; /* req_hdr + argument block, as in a batch */
+        size_t head;
+    } held[RT_MAX_SHARDS];
+    uint64_t held_mask; /* sources with a non-empty queue */
+    struct held_local {
+        uint32_t slot;
+        uint64_t id, seq;
+        const struct rt_cmd *cmd;
+        int argc;
+        rt_str *argv; /* one allocation: the array, then the bytes */
+    } *held_local;
+    size_t nheld_local, held_local_cap;
+    bool hold_dirty; /* a lock was released: look at held work and queued requests */
+    bool locked;     /* some lock is granted here: the fast path's one branch */
+    bool *lock_modes; /* scratch for LOCK records */
+    size_t lock_modes_cap;
+    /* Local txns granted a queued lock: (slot, id, round), resumed from the loop. */
+    struct lock_ready {
+        uint32_t slot;
+        uint64_t id;
+        uint32_t round;
+    } *lock_ready;
+    size_t nlock_ready, lock_ready_cap;
+
     struct rt_txn **txns;
     uint32_t txns_cap;
     uint32_t *free_txns;
@@ -188,7 +268,7 @@ struct rt_shard {
 
     struct rt_shard_stats stats;
     struct buf errbuf;
-    struct buf argscratch;
+    struct buf discard; /* replies nobody reads (rt_post) */
     rt_str *argv;
     size_t argv_cap;
     uint64_t last_tick_ns;
@@ -263,11 +343,55 @@ bool lane_drain(struct rt_shard *sh);
 void lane_wake(struct rt_shard *sh);
 void lane_free_all(struct rt_shard *sh);
 void batch_add_request(struct batch *b, const struct req_hdr *h, int argc, const rt_str *argv);
+/* The batch that carries replies to `target` produced outside a request batch. */
+struct batch *lane_reply_batch(struct rt_shard *sh, unsigned target);
+/* Append one reply record (h with len set to `len`, then the bytes) to rep. */
+void rep_append(struct buf *rep, const struct rep_hdr *h, const char *p, size_t len);
+/* Decode the argument block of a request into sh->argv; returns it. */
+rt_str *request_args(struct rt_shard *sh, const struct req_hdr *h, const char *block);
+/* Run one request from `src` now, appending its reply record (if it has one) to rep. */
+void request_run(struct rt_shard *sh, unsigned src, const struct req_hdr *h, const rt_str *argv,
+                 struct buf *rep);
+
+/* hold.c: intent locks on this shard and the work they hold back. */
+void hold_init(struct rt_shard *sh);
+void hold_free_all(struct rt_shard *sh);
+/* A request from src arrived: run it, or queue it behind a lock or behind earlier
+ * held requests from src. Replies of requests run now go to rep. */
+void hold_request(struct rt_shard *sh, unsigned src, const struct req_hdr *h,
+                  const char *block, rt_str *argv, struct buf *rep);
+/* Whether a command on this shard must wait for a lock (its keys conflict). */
+bool hold_blocks(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const rt_str *argv);
+/* Hold a local connection's command until its keys are free. */
+void hold_local(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd, int argc,
+                const rt_str *argv);
+/* LOCK and UNLOCK records (from src, or from this shard itself). */
+enum lock_result hold_lock(struct rt_shard *sh, unsigned src, const struct req_hdr *h,
+                           int argc, const rt_str *argv, struct buf *rep);
+void hold_unlock(struct rt_shard *sh, unsigned origin, uint32_t slot, uint64_t id);
+/* After releases: run held work whose keys are free, grant queued locks. */
+void hold_pass(struct rt_shard *sh);
 
 /* txn.c */
 void txn_start(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd, int argc,
                const rt_str *argv);
 void txn_part_reply(struct rt_shard *sh, const struct rep_hdr *h, const char *p);
+struct rt_txn *txn_find(struct rt_shard *sh, uint32_t slot, uint64_t id);
+/* Send the parts queued by the last step, and go on until the txn waits or ends. */
+void txn_run(struct rt_shard *sh, struct rt_txn *t);
+/* Release the locks, hand a child's reply to its parent, free. */
+void txn_end(struct rt_shard *sh, struct rt_txn *t);
+
+/* txn_lock.c */
+/* Declare the key-spec keys of a multi-shard RT_ROUTE_KEYS command. */
+void txn_declare_keys(struct rt_txn *t);
+/* Ask for the declared locks; true when all are held now, else txn_run resumes. */
+bool txn_lock_begin(struct rt_shard *sh, struct rt_txn *t);
+void txn_lock_release(struct rt_shard *sh, struct rt_txn *t);
+/* A LOCK reply (granted 'G' or denied 'D') for one of this shard's txns. */
+void txn_lock_reply(struct rt_shard *sh, uint32_t slot, uint64_t id, uint32_t round,
+                    unsigned from, bool granted);
+void txn_run_lock_ready(struct rt_shard *sh);
 void txn_free_all(struct rt_shard *sh);
 
 /* loop.c */

@@ -141,9 +141,12 @@ void lane_flush(struct rt_shard *sh)
         backlog_retry(sh, (unsigned)__builtin_ctzll(m));
     for (uint64_t m = sh->lanes_cur; m; m &= m - 1) {
         unsigned t = (unsigned)__builtin_ctzll(m);
-        struct batch *b = sh->lanes[t].cur;
-        sh->lanes[t].cur = NULL;
-        lane_send(sh, t, b);
+        struct lane *l = &sh->lanes[t];
+        if (l->cur)
+            lane_send(sh, t, l->cur);
+        if (l->cur_rep)
+            lane_send(sh, t, l->cur_rep);
+        l->cur = l->cur_rep = NULL;
     }
     sh->lanes_cur = 0;
 }
@@ -164,8 +167,86 @@ void lane_wake(struct rt_shard *sh)
     sh->wake_targets = 0;
 }
 
+rt_str *request_args(struct rt_shard *sh, const struct req_hdr *h, const char *block)
+{
+    if (sh->argv_cap < h->argc) {
+        size_t cap = sh->argv_cap ? sh->argv_cap : 16;
+        while (cap < h->argc)
+            cap *= 2;
+        rt_str *nv = realloc(sh->argv, cap * sizeof *nv);
+        if (!nv)
+            abort();
+        sh->argv = nv;
+        sh->argv_cap = cap;
+    }
+    const char *bytes = block + (size_t)h->argc * sizeof(uint32_t);
+    for (uint32_t i = 0; i < h->argc; i++) {
+        uint32_t len;
+        memcpy(&len, block + (size_t)i * sizeof len, sizeof len);
+        sh->argv[i] = (rt_str){bytes, len};
+        bytes += len;
+    }
+    return sh->argv;
+}
+
+void rep_append(struct buf *rep, const struct rep_hdr *h, const char *p, size_t len)
+{
+    struct rep_hdr r = *h;
+    r.len = len;
+    char *w = buf_reserve(rep, sizeof r + len);
+    memcpy(w, &r, sizeof r);
+    if (len)
+        memcpy(w + sizeof r, p, len);
+    rep->len += sizeof r + len;
+}
+
+struct batch *lane_reply_batch(struct rt_shard *sh, unsigned target)
+{
+    struct lane *l = &sh->lanes[target];
+    if (!l->cur_rep) {
+        l->cur_rep = batch_get(sh, target);
+        l->cur_rep->is_reply = true;
+        sh->lanes_cur |= 1ull << target;
+    }
+    return l->cur_rep;
+}
+
+void request_run(struct rt_shard *sh, unsigned src, const struct req_hdr *h, const rt_str *argv,
+                 struct buf *rep)
+{
+    if (h->kind == REC_LOCK) {
+        hold_lock(sh, src, h, (int)h->argc, argv, rep);
+        return;
+    }
+    const struct rt_commands *cmds = sh->rt->cmds;
+    const struct rt_cmd *cmd = h->cmd;
+    struct rep_hdr r = {.kind = h->kind, .slot = h->slot, .id = h->id, .seq = h->seq};
+    bool post = h->kind == REC_POST;
+    struct buf *out = post ? &sh->discard : rep;
+    size_t at = out->len;
+    if (!post)
+        buf_append(out, &r, sizeof r);
+    if (!cmd) {
+        sh->errbuf.len = 0;
+        cmd = cmds->resolve(sh->ctx, argv, (int)h->argc, RT_RESOLVE_INTERNAL, &sh->errbuf);
+        if (!cmd)
+            buf_append(out, sh->errbuf.data, sh->errbuf.len);
+    }
+    if (h->kind != REC_FORWARD)
+        sh->stats.parts_executed++;
+    if (cmd)
+        exec_call(sh, cmd, (int)h->argc, argv, h->proto, out, NULL);
+    if (post) {
+        out->len = at;
+        return;
+    }
+    r.len = out->len - at - sizeof r;
+    memcpy(out->data + at, &r, sizeof r);
+}
+
 /* Run a batch of requests from another shard, writing replies into the same batch,
- * and send it back. */
+ * and send it back. A request behind a lock is queued (hold.c); its reply travels
+ * later, in a reply batch. */
 static void run_requests(struct rt_shard *sh, struct batch *b)
 {
     const struct rt_commands *cmds = sh->rt->cmds;
@@ -176,42 +257,10 @@ static void run_requests(struct rt_shard *sh, struct batch *b)
         struct req_hdr h;
         memcpy(&h, b->req.data + pos, sizeof h);
         pos += sizeof h;
-        if (sh->argv_cap < h.argc) {
-            size_t cap = sh->argv_cap ? sh->argv_cap : 16;
-            while (cap < h.argc)
-                cap *= 2;
-            rt_str *nv = realloc(sh->argv, cap * sizeof *nv);
-            if (!nv)
-                abort();
-            sh->argv = nv;
-            sh->argv_cap = cap;
-        }
-        const char *lens = b->req.data + pos;
-        const char *bytes = lens + (size_t)h.argc * sizeof(uint32_t);
-        for (uint32_t i = 0; i < h.argc; i++) {
-            uint32_t len;
-            memcpy(&len, lens + (size_t)i * sizeof len, sizeof len);
-            sh->argv[i] = (rt_str){bytes, len};
-            bytes += len;
-        }
+        const char *block = b->req.data + pos;
         pos += h.argbytes;
-
-        struct rep_hdr r = {.kind = h.kind, .slot = h.slot, .id = h.id, .seq = h.seq};
-        size_t at = b->rep.len;
-        buf_append(&b->rep, &r, sizeof r);
-        const struct rt_cmd *cmd = h.cmd;
-        if (h.kind == REC_PART) {
-            sh->errbuf.len = 0;
-            cmd = cmds->resolve(sh->ctx, sh->argv, (int)h.argc, RT_RESOLVE_INTERNAL,
-                                &sh->errbuf);
-            if (!cmd)
-                buf_append(&b->rep, sh->errbuf.data, sh->errbuf.len);
-            sh->stats.parts_executed++;
-        }
-        if (cmd)
-            exec_call(sh, cmd, (int)h.argc, sh->argv, h.proto, &b->rep, NULL);
-        r.len = b->rep.len - at - sizeof r;
-        memcpy(b->rep.data + at, &r, sizeof r);
+        rt_str *argv = request_args(sh, &h, block);
+        hold_request(sh, b->origin, &h, block, argv, &b->rep);
     }
     b->is_reply = true;
     lane_send(sh, b->origin, b);
@@ -231,11 +280,26 @@ static void take_replies(struct rt_shard *sh, struct batch *b)
             struct rt_client *c = conn_find(sh, h.slot, h.id);
             if (c) /* else the connection closed meanwhile: drop the reply */
                 reply_complete(sh, c, h.seq, p, h.len);
+        } else if (h.kind == REC_LOCK) {
+            txn_lock_reply(sh, h.slot, h.id, (uint32_t)h.seq, h.shard, h.len == 1 && p[0] == 'G');
         } else {
             txn_part_reply(sh, &h, p);
         }
     }
     batch_recycle(sh, b);
+}
+
+void rt_post(struct rt_shard *sh, unsigned shard, int argc, const rt_str *argv)
+{
+    if (shard >= sh->n)
+        return;
+    struct req_hdr h = {.kind = REC_POST, .proto = 2};
+    if (shard != sh->id) {
+        batch_add_request(lane_batch(sh, shard), &h, argc, argv);
+        return;
+    }
+    h.argc = (uint32_t)argc;
+    request_run(sh, sh->id, &h, argv, NULL);
 }
 
 bool lane_drain(struct rt_shard *sh)
@@ -271,7 +335,9 @@ void lane_free_all(struct rt_shard *sh)
         struct lane *l = &sh->lanes[t];
         if (l->cur)
             batch_recycle(sh, l->cur);
-        l->cur = NULL;
+        if (l->cur_rep)
+            batch_recycle(sh, l->cur_rep);
+        l->cur = l->cur_rep = NULL;
         while (l->backlog_head) {
             struct batch *b = l->backlog_head;
             l->backlog_head = b->next;

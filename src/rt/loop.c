@@ -50,7 +50,9 @@ static void shard_cleanup(struct rt_shard *sh)
 {
     conn_close_all(sh);
     txn_free_all(sh);
+    hold_free_all(sh);
     lane_free_all(sh);
+    buf_free(&sh->discard);
     if (sh->rt->cmds->shard_fini)
         sh->rt->cmds->shard_fini(sh->ctx);
     sh->ctx = NULL;
@@ -66,6 +68,7 @@ void *shard_main(void *arg)
     struct rt_shard *sh = arg;
     struct rt *rt = sh->rt;
     sh->now_ms = clock_unix_ms();
+    hold_init(sh);
     sh->ctx = rt->cmds->shard_init(sh);
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -81,7 +84,7 @@ void *shard_main(void *arg)
     while (!atomic_load_explicit(&rt->stop, memory_order_relaxed)) {
         uint64_t tick_ns = 1000000000ull / OPT_LOAD(rt, hz);
         int timeout = 0;
-        bool busy = sh->backlog_total || sh->lanes_cur;
+        bool busy = sh->backlog_total || sh->lanes_cur || sh->hold_dirty || sh->nlock_ready;
         if (!busy && now - last_work >= spin_ns) {
             /* Park: announce it, then re-check for messages (the Dekker pair with
              * lane_wake), then block in the poller. */
@@ -110,6 +113,10 @@ void *shard_main(void *arg)
             work = true;
         }
         work |= lane_drain(sh);
+        if (sh->nlock_ready)
+            txn_run_lock_ready(sh);
+        if (sh->hold_dirty)
+            hold_pass(sh);
         if (sh->nresume)
             conn_run_resumed(sh);
         lane_flush(sh);

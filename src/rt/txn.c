@@ -5,8 +5,13 @@
  *
  * A transaction lives in the origin shard's table, independent of its connection: if
  * the client goes away, the remaining phases still run (a multi-step change is never
- * left half-done), and the reply is dropped. Intent locks (DESIGN.md section 7) attach
- * here: acquired before phase 0, released after the last phase. */
+ * left half-done), and the reply is dropped. Its intent locks (txn_lock.c) are taken
+ * after step(0) declared them and before the parts of phase 0 leave, and released
+ * when it ends.
+ *
+ * A client command queued with rt_txn_command that spans shards runs as a child
+ * transaction: same machinery, no locks of its own (the root holds them), and its
+ * reply becomes the parent's part. */
 #include "rt/internal.h"
 
 #include <stdlib.h>
@@ -46,10 +51,22 @@ static struct rt_txn *txn_alloc(struct rt_shard *sh)
     return t;
 }
 
+struct rt_txn *txn_find(struct rt_shard *sh, uint32_t slot, uint64_t id)
+{
+    if (slot >= sh->txns_cap)
+        return NULL;
+    struct rt_txn *t = sh->txns[slot];
+    return t && t->id == id ? t : NULL;
+}
+
 static void txn_free(struct rt_shard *sh, struct rt_txn *t)
 {
     sh->txns[t->slot] = NULL;
     sh->free_txns[sh->nfree_txns++] = t->slot;
+    if (t->on_free && t->state)
+        t->on_free(t->state);
+    buf_free(&t->lockkeys);
+    buf_free(&t->reply);
     free(t->argv);
     buf_free(&t->args);
     free(t->parts);
@@ -70,6 +87,53 @@ static void txn_deliver(struct rt_shard *sh, struct rt_txn *t, const char *p, si
         conn_resume(sh, c);
 }
 
+#define TARGET_CHILD UINT32_MAX
+
+static void txn_advance(struct rt_shard *sh, struct rt_txn *t);
+
+static struct rt_txn *txn_new(struct rt_shard *sh, const struct rt_cmd *cmd, int argc,
+                              const rt_str *argv, uint8_t proto)
+{
+    struct rt_txn *t = txn_alloc(sh);
+    t->proto = proto;
+    t->cmd = cmd;
+    t->conn_slot = UINT32_MAX;
+    t->argc = argc;
+    t->argv = malloc((size_t)(argc ? argc : 1) * sizeof *t->argv);
+    if (!t->argv)
+        abort();
+    size_t total = 0;
+    for (int i = 0; i < argc; i++)
+        total += argv[i].len;
+    buf_reserve(&t->args, total ? total : 1);
+    for (int i = 0; i < argc; i++) {
+        t->argv[i] = (rt_str){t->args.data + t->args.len, argv[i].len};
+        buf_append(&t->args, argv[i].ptr, argv[i].len);
+    }
+    return t;
+}
+
+/* Start a child for part `idx` of parent's current phase. */
+static void child_start(struct rt_shard *sh, struct rt_txn *parent, unsigned idx,
+                        const struct rt_cmd *cmd, int argc, const rt_str *argv)
+{
+    struct rt_txn *t = txn_new(sh, cmd, argc, argv, parent->proto);
+    t->conn_slot = parent->conn_slot;
+    t->conn_id = parent->conn_id;
+    t->parent = parent;
+    t->parent_id = parent->id;
+    t->parent_part = idx;
+    t->locked_shards = parent->locked_shards;
+    if (!cmd->step) {
+        static const char crossslot[] =
+            "-CROSSSLOT Keys in request don't hash to the same slot\r\n";
+        rt_txn_finish(t, crossslot, sizeof crossslot - 1);
+        txn_end(sh, t);
+        return;
+    }
+    txn_advance(sh, t);
+}
+
 /* Send the parts queued by the last step; local parts run at once. Returns true when
  * every part of the new phase already has its reply. */
 static bool txn_dispatch(struct rt_shard *sh, struct rt_txn *t)
@@ -84,6 +148,7 @@ static bool txn_dispatch(struct rt_shard *sh, struct rt_txn *t)
     t->nreplied = 0;
     t->results.len = 0;
     t->phase++;
+    t->stepping = true;
 
     /* Records in t->next: uint32 target, then a req_hdr and its argument block. */
     struct buf next = t->next;
@@ -100,7 +165,9 @@ static bool txn_dispatch(struct rt_shard *sh, struct rt_txn *t)
         const char *block = next.data + pos;
         pos += h.argbytes;
         h.seq = ((uint64_t)t->phase << 32) | i;
-        if (target != sh->id) {
+        if (target != sh->id && target != TARGET_CHILD) {
+            if ((t->locked_shards >> target) & 1)
+                h.flags |= REQF_LOCKED;
             /* Copy the header and block as they are into the target's batch. */
             struct batch *b = lane_batch(sh, target);
             char *w = buf_reserve(&b->req, sizeof h + h.argbytes);
@@ -110,7 +177,7 @@ static bool txn_dispatch(struct rt_shard *sh, struct rt_txn *t)
             b->nreq++;
             continue;
         }
-        /* Local part: decode and run now. */
+        /* Local part or child: decode now. */
         rt_str stack[8];
         rt_str *argv = h.argc <= 8 ? stack : malloc(h.argc * sizeof *argv);
         if (!argv)
@@ -122,68 +189,108 @@ static bool txn_dispatch(struct rt_shard *sh, struct rt_txn *t)
             argv[a] = (rt_str){bytes, len};
             bytes += len;
         }
-        size_t at = t->results.len;
-        sh->errbuf.len = 0;
-        const struct rt_cmd *cmd = sh->rt->cmds->resolve(sh->ctx, argv, (int)h.argc,
-                                                         RT_RESOLVE_INTERNAL, &sh->errbuf);
-        if (cmd)
-            exec_call(sh, cmd, (int)h.argc, argv, 2, &t->results, NULL);
-        else
-            buf_append(&t->results, sh->errbuf.data, sh->errbuf.len);
+        if (target == TARGET_CHILD) {
+            child_start(sh, t, i, h.cmd, (int)h.argc, argv);
+        } else {
+            size_t at = t->results.len;
+            const struct rt_cmd *cmd = h.cmd;
+            struct rt_client *client = NULL;
+            if (cmd) {
+                client = rt_txn_client(t); /* a client command runs as the client's */
+            } else {
+                sh->errbuf.len = 0;
+                cmd = sh->rt->cmds->resolve(sh->ctx, argv, (int)h.argc, RT_RESOLVE_INTERNAL,
+                                            &sh->errbuf);
+                if (!cmd)
+                    buf_append(&t->results, sh->errbuf.data, sh->errbuf.len);
+            }
+            if (cmd && cmd->route == RT_ROUTE_ORIGIN && h.cmd && !client) {
+                static const char gone[] = "-ERR the client left\r\n"; /* nobody reads it */
+                buf_append(&t->results, gone, sizeof gone - 1);
+            } else if (cmd) {
+                exec_call(sh, cmd, (int)h.argc, argv, h.proto, &t->results, client);
+            }
+            t->parts[i] = (struct txn_part){.off = at, .len = t->results.len - at, .done = true};
+            t->nreplied++;
+        }
         if (argv != stack)
             free(argv);
-        t->parts[i] = (struct txn_part){.off = at, .len = t->results.len - at, .done = true};
-        t->nreplied++;
     }
     buf_free(&next);
+    t->stepping = false;
     return t->nreplied == t->nparts;
 }
 
-/* Call step until the transaction waits for remote parts or finishes. */
+/* Release the locks, hand the reply of a child to its parent, free. */
+void txn_end(struct rt_shard *sh, struct rt_txn *t)
+{
+    txn_lock_release(sh, t);
+    struct rt_txn *p = t->parent;
+    if (!p) {
+        txn_free(sh, t);
+        return;
+    }
+    unsigned idx = t->parent_part;
+    bool ok = txn_find(sh, p->slot, t->parent_id) == p && idx < p->nparts &&
+              !p->parts[idx].done;
+    if (ok) {
+        p->parts[idx] = (struct txn_part){.off = p->results.len, .len = t->reply.len,
+                                          .done = true};
+        buf_append(&p->results, t->reply.data, t->reply.len);
+        p->nreplied++;
+    }
+    txn_free(sh, t);
+    /* A child that ends while its parent dispatches is counted by txn_dispatch. */
+    if (ok && !p->stepping && p->nreplied == p->nparts)
+        txn_advance(sh, p);
+}
+
+/* Call step once. True when it queued parts that may go now (locks held). */
+static bool txn_step(struct rt_shard *sh, struct rt_txn *t)
+{
+    t->scratch.len = 0;
+    t->cmd->step(t, t->phase);
+    if (t->finished) {
+        txn_end(sh, t);
+        return false;
+    }
+    if (!t->nnext) {
+        static const char bug[] = "-ERR internal error: multi-shard step made no progress\r\n";
+        log_msg(LOG_WARNING, "step of '%s' neither queued parts nor finished",
+                t->cmd->name ? t->cmd->name : "?");
+        rt_txn_finish(t, bug, sizeof bug - 1);
+        txn_end(sh, t);
+        return false;
+    }
+    if (t->phase == 0 && t->lock_state == TL_NONE && (t->lock_shards | t->whole_shards))
+        return txn_lock_begin(sh, t);
+    return true;
+}
+
+/* Send the queued parts and go on stepping until the transaction waits or ends. */
+void txn_run(struct rt_shard *sh, struct rt_txn *t)
+{
+    while (txn_dispatch(sh, t))
+        if (!txn_step(sh, t))
+            return;
+}
+
 static void txn_advance(struct rt_shard *sh, struct rt_txn *t)
 {
-    for (;;) {
-        t->scratch.len = 0;
-        t->cmd->step(t, t->phase);
-        if (t->finished) {
-            txn_free(sh, t);
-            return;
-        }
-        if (!t->nnext) {
-            static const char bug[] = "-ERR internal error: multi-shard step made no progress\r\n";
-            log_msg(LOG_WARNING, "step of '%s' neither queued parts nor finished",
-                    t->cmd->name ? t->cmd->name : "?");
-            rt_txn_finish(t, bug, sizeof bug - 1);
-            txn_free(sh, t);
-            return;
-        }
-        if (!txn_dispatch(sh, t))
-            return; /* remote parts outstanding: txn_part_reply resumes */
-    }
+    if (txn_step(sh, t))
+        txn_run(sh, t);
 }
 
 void txn_start(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd, int argc,
                const rt_str *argv)
 {
-    struct rt_txn *t = txn_alloc(sh);
+    struct rt_txn *t = txn_new(sh, cmd, argc, argv, c->proto);
     t->conn_slot = c->slot;
     t->conn_id = c->id;
     t->seq = reply_reserve(c);
-    t->proto = c->proto;
-    t->cmd = cmd;
     c->txns++;
-    t->argc = argc;
-    t->argv = malloc((size_t)(argc ? argc : 1) * sizeof *t->argv);
-    if (!t->argv)
-        abort();
-    size_t total = 0;
-    for (int i = 0; i < argc; i++)
-        total += argv[i].len;
-    buf_reserve(&t->args, total ? total : 1);
-    for (int i = 0; i < argc; i++) {
-        t->argv[i] = (rt_str){t->args.data + t->args.len, argv[i].len};
-        buf_append(&t->args, argv[i].ptr, argv[i].len);
-    }
+    if (cmd->route == RT_ROUTE_KEYS)
+        txn_declare_keys(t);
     txn_advance(sh, t);
 }
 
@@ -259,7 +366,37 @@ void rt_txn_finish(struct rt_txn *t, const char *reply, size_t len)
     if (t->finished)
         return;
     t->finished = true;
-    txn_deliver(t->sh, t, reply, len);
+    if (t->parent)
+        buf_append(&t->reply, reply, len); /* handed over when the child ends */
+    else
+        txn_deliver(t->sh, t, reply, len);
+}
+
+void rt_txn_on_free(struct rt_txn *t, void (*fn)(void *state)) { t->on_free = fn; }
+
+struct rt_client *rt_txn_client(const struct rt_txn *t)
+{
+    return t->conn_slot == UINT32_MAX ? NULL : conn_find(t->sh, t->conn_slot, t->conn_id);
+}
+
+unsigned rt_txn_command(struct rt_txn *t, const struct rt_cmd *cmd, int argc,
+                        const rt_str *argv)
+{
+    struct rt_shard *sh = t->sh;
+    uint32_t target = sh->id;
+    if (cmd->route == RT_ROUTE_PLAN) {
+        target = TARGET_CHILD;
+    } else if (cmd->route == RT_ROUTE_KEYS) {
+        int owner = keys_shard(sh, cmd, argc, argv);
+        target = owner >= 0 ? (uint32_t)owner : TARGET_CHILD;
+    }
+    buf_append(&t->next, &target, sizeof target);
+    struct req_hdr h = {.kind = REC_PART, .proto = t->proto, .slot = t->slot, .id = t->id,
+                        .cmd = cmd};
+    struct batch tmp = {.req = t->next};
+    batch_add_request(&tmp, &h, argc, argv);
+    t->next = tmp.req;
+    return t->nnext++;
 }
 
 struct buf *rt_txn_scratch(struct rt_txn *t) { return &t->scratch; }
