@@ -1,6 +1,7 @@
 /* Counters on the corekv runtime: each shard keeps the counters whose keys it owns in
- * its own table, so no locking is needed anywhere. DEL shows a multi-key command split
- * over shards, DBSIZE a fan-out to every shard. */
+ * its own table, so no locking is needed anywhere. DEL, MINCR (increment several
+ * counters) and SUM (add several up) show multi-key commands split over shards, which
+ * the runtime isolates with its intent locks; DBSIZE a fan-out to every shard. */
 #include "counter_cmds.h"
 
 #include <ctype.h>
@@ -79,6 +80,36 @@ static void c_del(struct rt_call *c)
     reply_int(c->out, n);
 }
 
+/* On one shard: increment each key given; replies how many. */
+static void c_mincr(struct rt_call *c)
+{
+    for (int i = 1; i < c->argc; i++) {
+        struct counter **p = find(c->shard, &c->argv[i]);
+        if (!*p) {
+            *p = calloc(1, sizeof **p + c->argv[i].len);
+            if (!*p)
+                abort();
+            memcpy((*p)->key, c->argv[i].ptr, c->argv[i].len);
+            (*p)->klen = c->argv[i].len;
+            ((struct counters *)c->shard)->count++;
+        }
+        (*p)->value++;
+    }
+    reply_int(c->out, c->argc - 1);
+}
+
+/* On one shard: the sum of the counters given (missing ones count 0). */
+static void c_sum(struct rt_call *c)
+{
+    long long sum = 0;
+    for (int i = 1; i < c->argc; i++) {
+        struct counter **p = find(c->shard, &c->argv[i]);
+        if (*p)
+            sum += (*p)->value;
+    }
+    reply_int(c->out, sum);
+}
+
 static void c_dbsize(struct rt_call *c) { reply_int(c->out, (long long)((struct counters *)c->shard)->count); }
 
 /* Reduce: the sum of the parts' integer replies. */
@@ -95,8 +126,9 @@ static void finish_sum(struct rt_txn *t)
     rt_txn_finish(t, out->data, out->len);
 }
 
-/* DEL across shards: one part per owning shard with its keys. */
-static void s_del(struct rt_txn *t, unsigned phase)
+/* DEL, MINCR, SUM across shards: one part per owning shard, the same verb with the
+ * keys it owns; the replies add up. */
+static void s_split(struct rt_txn *t, unsigned phase)
 {
     if (phase == 1) {
         finish_sum(t);
@@ -137,10 +169,13 @@ static const struct rt_cmd table[] = {
     {.name = "incr", .route = RT_ROUTE_KEYS, .keys = {1, 1, 1}, .flags = RT_CMD_WRITE, .exec = c_incr},
     {.name = "get", .route = RT_ROUTE_KEYS, .keys = {1, 1, 1}, .exec = c_get},
     {.name = "del", .route = RT_ROUTE_KEYS, .keys = {1, -1, 1}, .flags = RT_CMD_WRITE,
-     .exec = c_del, .step = s_del},
+     .exec = c_del, .step = s_split},
     {.name = "dbsize", .route = RT_ROUTE_PLAN, .exec = c_dbsize, .step = s_dbsize},
+    {.name = "mincr", .route = RT_ROUTE_KEYS, .keys = {1, -1, 1}, .flags = RT_CMD_WRITE,
+     .exec = c_mincr, .step = s_split},
+    {.name = "sum", .route = RT_ROUTE_KEYS, .keys = {1, -1, 1}, .exec = c_sum, .step = s_split},
 };
-static const int arity[] = {1, 1, 2, 2, -2, 1};
+static const int arity[] = {1, 1, 2, 2, -2, 1, -2, -2};
 
 static const struct rt_cmd *resolve(void *shard, const rt_str *argv, int argc, int flags,
                                     struct buf *err)

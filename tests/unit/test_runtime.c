@@ -205,6 +205,86 @@ static void test_concurrent_clients(void **state)
     stop(&s);
 }
 
+/* Read one line (a small integer reply), byte by byte, with a 10 s limit per wait. */
+static long long read_int(int fd)
+{
+    char line[64];
+    size_t n = 0;
+    while (n < sizeof line - 1) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 10000), 1);
+        assert_int_equal(read(fd, &line[n], 1), 1);
+        if (line[n++] == '\n')
+            break;
+    }
+    line[n] = 0;
+    assert_int_equal(line[0], ':');
+    return strtoll(line + 1, NULL, 10);
+}
+
+enum { ISO_KEYS = 16, ISO_ROUNDS = 150, ISO_WRITERS = 3, ISO_READERS = 3 };
+
+static void iso_keys(struct buf *b, const char *verb)
+{
+    buf_printf(b, "%s", verb);
+    for (int k = 0; k < ISO_KEYS; k++)
+        buf_printf(b, " iso%d", k);
+    buf_puts(b, "\r\n");
+}
+
+struct iso_worker {
+    int port;
+    bool writer;
+    int torn; /* reads that saw some counters incremented and others not */
+};
+
+static void *iso_worker(void *arg)
+{
+    struct iso_worker *w = arg;
+    int fd = dial(w->port);
+    struct buf req = {0};
+    iso_keys(&req, w->writer ? "MINCR" : "SUM");
+    for (int i = 0; i < ISO_ROUNDS; i++) {
+        send_all(fd, req.data, req.len);
+        long long v = read_int(fd);
+        if (w->writer)
+            assert_int_equal(v, ISO_KEYS);
+        else if (v % ISO_KEYS)
+            w->torn++;
+    }
+    buf_free(&req);
+    close(fd);
+    return NULL;
+}
+
+/* Multi-shard writes and reads of the same keys are isolated: every SUM sees all the
+ * counters at the same count. */
+static void test_isolation(void **state)
+{
+    (void)state;
+    struct server s;
+    start(&s, 4);
+    enum { N = ISO_WRITERS + ISO_READERS };
+    pthread_t t[N];
+    struct iso_worker w[N];
+    for (int i = 0; i < N; i++) {
+        w[i] = (struct iso_worker){.port = s.port, .writer = i < ISO_WRITERS};
+        pthread_create(&t[i], NULL, iso_worker, &w[i]);
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(w[i].torn, 0);
+    }
+    int fd = dial(s.port);
+    struct buf req = {0};
+    iso_keys(&req, "SUM");
+    send_all(fd, req.data, req.len);
+    assert_int_equal(read_int(fd), (long long)ISO_KEYS * ISO_WRITERS * ISO_ROUNDS);
+    buf_free(&req);
+    close(fd);
+    stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -212,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_four_shards),
         cmocka_unit_test(test_eight_shards_on_fewer_cpus),
         cmocka_unit_test(test_concurrent_clients),
+        cmocka_unit_test(test_isolation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
