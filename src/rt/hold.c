@@ -294,3 +294,5 @@ void hold_pass(struct rt_shard *sh)
     lockmgr_grant_waiting(sh->locks, on_granted, sh);
     sh->locked = lockmgr_any(sh->locks);
 }
+
+bool rt_shard_locked(const struct rt_shard *sh) { return sh->locked; }
