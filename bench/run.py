@@ -2,13 +2,15 @@
 """corekv vs redis-server: throughput and server CPU per operation.
 
 Starts corekv and redis-server side by side, each pinned to one core (core 0)
-with the load generator (redis-benchmark) pinned to the other (core 1), and
-alternates runs between them round by round. For every run it measures, over
-the window in which redis-benchmark runs:
+with the load generator (redis-benchmark, or bench/loadgen for the scenarios
+redis-benchmark cannot send: MULTI blocks, cross-shard MSET) pinned to the
+other (core 1), and alternates runs between them round by round. For every run
+it measures, over the window in which the load generator runs:
 
   * the server's CPU time: utime+stime of the whole process (all threads) from
     /proc/<pid>/stat, in clock ticks (sysconf SC_CLK_TCK);
-  * the server's operation count: the delta of INFO total_commands_processed;
+  * the server's operation count: the delta of INFO total_commands_processed
+    (redis-benchmark scenarios), or loadgen's count of script executions;
   * the wall time of the window.
 
 and prints, per test (command x pipeline depth), the median throughput and the
@@ -21,6 +23,7 @@ Standard library only; run with Debian's /usr/bin/python3. Only ever talks to
 
 import argparse
 import atexit
+import binascii
 import json
 import os
 import resource
@@ -37,12 +40,90 @@ from pathlib import Path
 
 HOST = "127.0.0.1"          # the only address this script ever targets
 SERVER_CPU = "0"            # core the servers are pinned to
-CLIENT_CPU = "1"            # core redis-benchmark is pinned to
+CLIENT_CPU = "1"            # core the load generator is pinned to
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 REPO = Path(__file__).resolve().parent.parent
 
-# Goals of issue 2 (one shard, -c 50): corekv CPU/op over redis CPU/op.
+# Goals of issue 2 (one shard, -c 50): corekv CPU/op over redis CPU/op, for
+# redis-benchmark GET/SET by pipeline depth.
 GOALS = {16: 0.70, 1: 1.00}
+
+# loadgen scenarios: -P is in scripts (transactions, MSETs) per batch.
+LOADGEN_PIPELINE = 4
+MSET_KEYS = 10
+
+
+def multi5_script(datasize):
+    """One shard: MULTI, SET, INCR, GET, SET, INCR, EXEC, every reply checked.
+    GET and SET use the preloaded keys; INCR its own counter:* keys."""
+    v = "x" * datasize
+    return ["MULTI => +OK",
+            "SET key:__rand__ %s => +QUEUED" % v,
+            "INCR counter:__rand__ => +QUEUED",
+            "GET key:__rand__ => +QUEUED",
+            "SET key:__rand__ %s => +QUEUED" % v,
+            "INCR counter:__rand__ => +QUEUED",
+            "EXEC => *[+OK : $ +OK :]"]
+
+
+def mset10_script(datasize, nlists):
+    """MSET of MSET_KEYS preloaded keys, the i-th drawn from key list i % nlists
+    (list j: the keys corekv's shard j owns), so every MSET spans every shard."""
+    v = "x" * datasize
+    pairs = " ".join("__key%d__ %s" % (i % nlists, v) for i in range(MSET_KEYS))
+    return ["MSET %s => +OK" % pairs]
+
+
+def key_shard(key, nshards):
+    """corekv's shard of a key: CRC16 (XMODEM) slot of the key, scaled to the
+    shard count (src/base/slot.c, rt_key_shard). No hash tags in our keys."""
+    slot = binascii.crc_hqx(key, 0) & 16383
+    return (slot * nshards) >> 14
+
+
+def write_shard_key_lists(workdir, keyspace, nshards):
+    """key:%012d of the preloaded key space split by corekv shard, one file each."""
+    lists = [[] for _ in range(nshards)]
+    for k in range(keyspace):
+        key = b"key:%012d" % k
+        lists[key_shard(key, nshards)].append(key)
+    paths = []
+    for j, keys in enumerate(lists):
+        if not keys:
+            raise RuntimeError("no key of -r %d falls on shard %d of %d" % (keyspace, j, nshards))
+        path = os.path.join(workdir, "keys-shard%d.txt" % j)
+        with open(path, "wb") as f:
+            f.write(b"\n".join(keys) + b"\n")
+        paths.append(path)
+    return paths
+
+
+def scenario_plan(args):
+    """Every scenario this run can do, in order; --only picks some."""
+    plan = [{"name": "%s-P%d" % (t, p), "label": "%s -P%d" % (t.upper(), p),
+             "tool": "redis-benchmark", "test": t, "pipeline": p, "corekv": "one",
+             "goal": GOALS.get(p)}
+            for t in args.tests for p in args.pipelines]
+    plan.append({"name": "multi5", "label": "multi5 -P%d" % LOADGEN_PIPELINE,
+                 "tool": "loadgen", "test": "multi5", "pipeline": LOADGEN_PIPELINE,
+                 "corekv": "one", "goal": None,
+                 "script": multi5_script(args.datasize), "key_lists": False})
+    plan.append({"name": "mset10", "label": "mset10 -P%d" % LOADGEN_PIPELINE,
+                 "tool": "loadgen", "test": "mset10", "pipeline": LOADGEN_PIPELINE,
+                 "corekv": "cross", "goal": None,
+                 "script": mset10_script(args.datasize, args.cross_shards), "key_lists": True})
+    if not args.only:
+        return plan
+
+    def names(sc):
+        return (sc["name"].lower(), sc["test"].lower())
+
+    picked = [sc for sc in plan if any(o in names(sc) for o in args.only)]
+    unknown = [o for o in args.only if not any(o in names(sc) for sc in plan)]
+    if unknown or not picked:
+        sys.exit("error: --only %s: no such scenario; there are %s" % (
+            ",".join(unknown or args.only), ", ".join(sc["name"] for sc in plan)))
+    return picked
 
 
 def log(msg):
@@ -169,14 +250,19 @@ def is_redis_binary(path):
 
 
 class Server:
-    def __init__(self, label, binary, extra_args, workdir):
+    """label: the side of the comparison ("corekv" or "redis"); name: this
+    instance (there may be two corekv instances: 1 shard and --cross-shards)."""
+
+    def __init__(self, label, binary, extra_args, workdir, shards=1, name=None):
         self.label = label
+        self.name = name or label
         self.binary = binary
         self.extra = extra_args
         self.workdir = workdir
+        self.shards = shards
         self.proc = None
         self.port = None
-        self.logpath = os.path.join(workdir, label + ".log")
+        self.logpath = os.path.join(workdir, self.name + ".log")
         self.is_redis = is_redis_binary(binary)
 
     def argv(self, port):
@@ -185,7 +271,7 @@ class Server:
                     "--save", "", "--appendonly", "no", "--daemonize", "no",
                     "--dir", self.workdir, "--logfile", ""] + self.extra
         return [self.binary, "--port", str(port), "--bind", HOST,
-                "--shards", "1"] + self.extra
+                "--shards", str(self.shards)] + self.extra
 
     def start(self, timeout=15.0):
         last_err = None
@@ -210,7 +296,7 @@ class Server:
                 last_err = e
                 self.stop()
         raise RuntimeError("%s did not start: %s\n--- %s ---\n%s" % (
-            self.label, last_err, self.logpath, self.log_tail()))
+            self.name, last_err, self.logpath, self.log_tail()))
 
     def _wait_ping(self, timeout):
         deadline = time.monotonic() + timeout
@@ -297,12 +383,52 @@ def preload(server, keyspace, datasize, chunk=10000):
     return n
 
 
-def run_benchmark(args, server, test, pipeline, n):
-    cmd = ["taskset", "-c", CLIENT_CPU, args.benchmark_bin,
-           "-h", HOST, "-p", str(server.port),
-           "-t", test, "-n", str(n), "-c", str(args.clients), "-P", str(pipeline),
-           "-r", str(args.keyspace), "-d", str(args.datasize), "--csv"]
-    ops0 = info_field(server.port, "stats", "total_commands_processed")
+def client_command(args, server, sc, n):
+    """The load generator's command line for scenario sc against server."""
+    if sc["tool"] == "redis-benchmark":
+        return ["taskset", "-c", CLIENT_CPU, args.benchmark_bin,
+                "-h", HOST, "-p", str(server.port),
+                "-t", sc["test"], "-n", str(n), "-c", str(args.clients),
+                "-P", str(sc["pipeline"]), "-r", str(args.keyspace),
+                "-d", str(args.datasize), "--csv"]
+    cmd = ["taskset", "-c", CLIENT_CPU, args.loadgen_bin,
+           "-h", HOST, "-p", str(server.port), "-n", str(n), "-c", str(args.clients),
+           "-P", str(sc["pipeline"]), "-r", str(args.keyspace)]
+    for path in sc.get("key_list_paths", []):
+        cmd += ["-k", path]
+    return cmd + sc["script"]
+
+
+def parse_client_output(sc, cmd, proc):
+    """(client ops/s, loadgen's JSON or None); raises on a failed run. A loadgen
+    run whose replies were wrong (exit 1) is kept: its errors are reported."""
+    if sc["tool"] == "loadgen":
+        result = None
+        if proc.returncode in (0, 1):
+            try:
+                result = json.loads(proc.stdout.strip().splitlines()[-1])
+            except (ValueError, IndexError):
+                pass
+        if result is None:
+            raise RuntimeError("loadgen failed (%d): %s\n%s%s" % (
+                proc.returncode, shlex.join(cmd), proc.stdout[-500:], proc.stderr[-2000:]))
+        return result["ops_per_sec"], result
+    if proc.returncode != 0:
+        raise RuntimeError("redis-benchmark failed (%d): %s\n%s" % (
+            proc.returncode, shlex.join(cmd), proc.stderr[-2000:]))
+    for line in proc.stdout.splitlines():
+        cols = [c.strip('"') for c in line.split(",")]
+        if len(cols) >= 2 and cols[0] != "test":
+            try:
+                return float(cols[1]), None
+            except ValueError:
+                pass
+    raise RuntimeError("no CSV result from redis-benchmark: %r" % proc.stdout[-500:])
+
+
+def run_benchmark(args, server, sc, n):
+    cmd = client_command(args, server, sc, n)
+    cmds0 = info_field(server.port, "stats", "total_commands_processed")
 
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     busy0 = core_busy_ticks()
@@ -314,65 +440,83 @@ def run_benchmark(args, server, test, pipeline, n):
     busy1 = core_busy_ticks()
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
 
-    ops1 = info_field(server.port, "stats", "total_commands_processed")
-    if proc.returncode != 0:
-        raise RuntimeError("redis-benchmark failed (%d): %s\n%s" % (
-            proc.returncode, shlex.join(cmd), proc.stderr[-2000:]))
-    client_rps = None
-    for line in proc.stdout.splitlines():
-        cols = [c.strip('"') for c in line.split(",")]
-        if len(cols) >= 2 and cols[0] != "test":
-            try:
-                client_rps = float(cols[1])
-            except ValueError:
-                pass
-    if client_rps is None:
-        raise RuntimeError("no CSV result from redis-benchmark: %r" % proc.stdout[-500:])
+    cmds1 = info_field(server.port, "stats", "total_commands_processed")
+    client_rps, loadgen = parse_client_output(sc, cmd, proc)
 
     wall = t1 - t0
     cpu_s = (cpu1 - cpu0) / CLK_TCK
     client_cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     # CPU on the two cores spent by anything but the server (core 0) or
-    # redis-benchmark (core 1): other load that makes the figures noisy.
+    # the load generator (core 1): other load that makes the figures noisy.
     other = {
         "server_core": max(0.0, (busy1.get(SERVER_CPU, 0) - busy0.get(SERVER_CPU, 0)) / CLK_TCK
                            - cpu_s) / wall,
         "client_core": max(0.0, (busy1.get(CLIENT_CPU, 0) - busy0.get(CLIENT_CPU, 0)) / CLK_TCK
                            - client_cpu) / wall,
     }
-    if ops0 is not None and ops1 is not None:
-        ops, ops_src = ops1 - ops0, "server"
+    server_cmds = cmds1 - cmds0 if cmds0 is not None and cmds1 is not None else None
+    if loadgen is not None:
+        # One op = one script execution (a transaction, an MSET), counted by
+        # loadgen as it checked the replies: the servers count commands inside
+        # MULTI differently.
+        ops, ops_src = loadgen["ops"], "client"
+    elif server_cmds is not None:
+        ops, ops_src = server_cmds, "server"
     else:
         ops, ops_src = n, "client"
-    return {
-        "server": server.label, "test": test.upper(), "pipeline": pipeline,
+    run = {
+        "server": server.label, "instance": server.name, "scenario": sc["name"],
+        "test": sc["test"].upper(), "pipeline": sc["pipeline"],
         "clients": args.clients, "n": n, "ops": ops, "ops_source": ops_src,
+        "server_commands": server_cmds,            # delta of total_commands_processed
         "wall_s": wall, "server_cpu_s": cpu_s,
-        "throughput": ops / wall,                  # server-counted ops per second
-        "client_rps": client_rps,                  # what redis-benchmark reports
+        "throughput": ops / wall,                  # ops per second of the window
+        "client_rps": client_rps,                  # what the load generator reports
         "cpu_us_per_op": cpu_s * 1e6 / ops if ops else float("nan"),
-        "server_core_util": cpu_s / wall,          # fraction of its one core
-        "client_core_util": client_cpu / wall,     # fraction of redis-benchmark's core
+        "server_core_util": cpu_s / wall,          # fraction of one core
+        "client_core_util": client_cpu / wall,     # fraction of the load generator's core
         "client_cpu_us_per_op": client_cpu * 1e6 / ops if ops else float("nan"),
         "other_load": other,                       # foreign busy fraction of each core
+        "reply_errors": 0,
     }
+    if loadgen is not None:
+        run["loadgen"] = loadgen
+        run["reply_errors"] = loadgen["error_replies"] + loadgen["unexpected_replies"]
+        if run["reply_errors"]:
+            run["reply_problems"] = proc.stderr.strip().splitlines()[:6]
+    return run
 
 
-def calibrate(args, servers, test, pipeline):
+def calibrate(args, servers, sc):
     """One warm-up run per server; returns n for ~args.duration seconds at the
     faster server's rate (the same n for both: a fixed request count)."""
-    n0 = 300000 if pipeline > 1 else 60000
-    n0 = max(n0, args.clients * pipeline * 20)
+    if sc["tool"] == "loadgen":
+        n0 = 30000
+    else:
+        n0 = 300000 if sc["pipeline"] > 1 else 60000
+    n0 = max(n0, args.clients * sc["pipeline"] * 20)
     rates = []
     for s in servers:
-        r = run_benchmark(args, s, test, pipeline, n0)
+        r = run_benchmark(args, s, sc, n0)
         rates.append(r["throughput"])
         if args.verbose:
-            log("  warm-up %-6s %s P%-2d n=%d: %.0f ops/s" % (
-                s.label, test.upper(), pipeline, n0, r["throughput"]))
+            log("  warm-up %-6s %s n=%d: %.0f ops/s" % (s.label, sc["label"], n0, r["throughput"]))
+        warn_reply_errors(r)
     n = int(max(rates) * args.duration)
     step = 100000 if n >= 1000000 else 10000
     return max(step, (n + step - 1) // step * step)
+
+
+_warned = set()
+
+
+def warn_reply_errors(run):
+    """Logs a run's wrong replies, once per scenario and server."""
+    if run["reply_errors"] and (run["scenario"], run["server"]) not in _warned:
+        _warned.add((run["scenario"], run["server"]))
+        log("%s %s: %d error/unexpected replies of %d ops; loadgen said:\n  %s" % (
+            run["server"], run["scenario"], run["reply_errors"], run["ops"],
+            "\n  ".join(run["reply_problems"])))
 
 
 # --------------------------------------------------------------------------
@@ -382,43 +526,39 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
-def summarize(runs, a_label, b_label, tests, pipelines, rounds):
+def summarize(runs, a_label, b_label, plan):
     rows = []
-    for test in tests:
-        for p in pipelines:
-            key = (test.upper(), p)
-            ra = [r for r in runs if (r["test"], r["pipeline"]) == key and r["server"] == a_label]
-            rb = [r for r in runs if (r["test"], r["pipeline"]) == key and r["server"] == b_label]
-            if not ra or not rb:
-                continue
-            by_round_a = {r["round"]: r for r in ra}
-            by_round_b = {r["round"]: r for r in rb}
-            common = sorted(set(by_round_a) & set(by_round_b))
-            cpu_ratios = [by_round_a[i]["cpu_us_per_op"] / by_round_b[i]["cpu_us_per_op"]
-                          for i in common]
-            thr_ratios = [by_round_a[i]["throughput"] / by_round_b[i]["throughput"]
-                          for i in common]
-            rows.append({
-                "test": test.upper(), "pipeline": p, "n": ra[0]["n"], "rounds": len(common),
-                a_label: {
-                    "throughput": med([r["throughput"] for r in ra]),
-                    "client_rps": med([r["client_rps"] for r in ra]),
-                    "cpu_us_per_op": med([r["cpu_us_per_op"] for r in ra]),
-                    "server_core_util": med([r["server_core_util"] for r in ra]),
-                    "client_cpu_us_per_op": med([r["client_cpu_us_per_op"] for r in ra]),
-                },
-                b_label: {
-                    "throughput": med([r["throughput"] for r in rb]),
-                    "client_rps": med([r["client_rps"] for r in rb]),
-                    "cpu_us_per_op": med([r["cpu_us_per_op"] for r in rb]),
-                    "server_core_util": med([r["server_core_util"] for r in rb]),
-                    "client_cpu_us_per_op": med([r["client_cpu_us_per_op"] for r in rb]),
-                },
-                "cpu_ratio": med(cpu_ratios),
-                "cpu_ratio_min": min(cpu_ratios), "cpu_ratio_max": max(cpu_ratios),
-                "thr_ratio": med(thr_ratios),
-                "goal": GOALS.get(p),
-            })
+    for sc in plan:
+        ra = [r for r in runs if r["scenario"] == sc["name"] and r["server"] == a_label]
+        rb = [r for r in runs if r["scenario"] == sc["name"] and r["server"] == b_label]
+        if not ra or not rb:
+            continue
+        by_round_a = {r["round"]: r for r in ra}
+        by_round_b = {r["round"]: r for r in rb}
+        common = sorted(set(by_round_a) & set(by_round_b))
+        cpu_ratios = [by_round_a[i]["cpu_us_per_op"] / by_round_b[i]["cpu_us_per_op"]
+                      for i in common]
+        thr_ratios = [by_round_a[i]["throughput"] / by_round_b[i]["throughput"]
+                      for i in common]
+        row = {"scenario": sc["name"], "label": sc["label"], "tool": sc["tool"],
+               "test": sc["test"].upper(), "pipeline": sc["pipeline"], "n": ra[0]["n"],
+               "rounds": len(common), "corekv_instance": ra[0]["instance"]}
+        for label, rs in ((a_label, ra), (b_label, rb)):
+            row[label] = {
+                "throughput": med([r["throughput"] for r in rs]),
+                "client_rps": med([r["client_rps"] for r in rs]),
+                "cpu_us_per_op": med([r["cpu_us_per_op"] for r in rs]),
+                "server_core_util": med([r["server_core_util"] for r in rs]),
+                "client_cpu_us_per_op": med([r["client_cpu_us_per_op"] for r in rs]),
+                "reply_errors": sum(r["reply_errors"] for r in rs),
+            }
+        row.update({
+            "cpu_ratio": med(cpu_ratios),
+            "cpu_ratio_min": min(cpu_ratios), "cpu_ratio_max": max(cpu_ratios),
+            "thr_ratio": med(thr_ratios),
+            "goal": sc["goal"],
+        })
+        rows.append(row)
     return rows
 
 
@@ -426,18 +566,20 @@ def print_table(rows, a_label, b_label, out=sys.stdout):
     cols = ["test", "n", "%s kop/s" % b_label, "%s kop/s" % a_label, "thr ratio",
             "%s us/op" % b_label, "%s us/op" % a_label, "cpu/op ratio",
             "[min - max]", "core %", "goal"]
-    widths = [9, 9, 12, 12, 9, 11, 12, 12, 13, 9, 12]
+    widths = [11, 9, 12, 12, 9, 11, 12, 12, 13, 9, 12]
     hdr = "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths)))
     print(hdr, file=out)
     print("-" * len(hdr), file=out)
     for r in rows:
         a, b = r[a_label], r[b_label]
         goal = r["goal"]
-        if goal is None:
+        if a["reply_errors"] or b["reply_errors"]:
+            gtxt = "REPLY ERRORS"
+        elif goal is None:
             gtxt = "-"
         else:
             gtxt = "<=%.2f %s" % (goal, "ok" if r["cpu_ratio"] <= goal else "MISS")
-        vals = ["%s -P%d" % (r["test"], r["pipeline"]),
+        vals = [r["label"],
                 "%.2fM" % (r["n"] / 1e6) if r["n"] >= 1e6 else "%dk" % (r["n"] // 1000),
                 "%.1f" % (b["throughput"] / 1e3),
                 "%.1f" % (a["throughput"] / 1e3),
@@ -453,11 +595,11 @@ def print_table(rows, a_label, b_label, out=sys.stdout):
 
 
 def print_runs(runs, out=sys.stdout):
-    print("%-5s %-7s %-9s %9s %8s %10s %10s %10s %8s %7s %7s %9s %6s %6s" % (
+    print("%-5s %-7s %-11s %9s %8s %10s %10s %10s %8s %7s %7s %9s %6s %6s" % (
         "round", "server", "test", "ops", "wall s", "ops/s", "client/s", "cpu ms",
         "us/op", "srv%", "cli%", "cli us/op", "oth0%", "oth1%"), file=out)
     for r in runs:
-        print("%-5d %-7s %-9s %9d %8.3f %10.0f %10.0f %10.0f %8.3f %7.0f %7.0f %9.3f %6.0f %6.0f" % (
+        print("%-5d %-7s %-11s %9d %8.3f %10.0f %10.0f %10.0f %8.3f %7.0f %7.0f %9.3f %6.0f %6.0f" % (
             r["round"], r["server"], "%s -P%d" % (r["test"], r["pipeline"]), r["ops"],
             r["wall_s"], r["throughput"], r["client_rps"], r["server_cpu_s"] * 1e3,
             r["cpu_us_per_op"], r["server_core_util"] * 100, r["client_core_util"] * 100,
@@ -470,15 +612,22 @@ def print_runs(runs, out=sys.stdout):
 def parse_args(argv):
     ap = argparse.ArgumentParser(
         description="corekv vs redis-server: throughput and server CPU per op "
-                    "(servers on core %s, redis-benchmark on core %s, %s only)."
+                    "(servers on core %s, the load generator on core %s, %s only)."
                     % (SERVER_CPU, CLIENT_CPU, HOST))
     ap.add_argument("--rounds", type=int, default=5, help="A/B rounds per test (default 5)")
+    ap.add_argument("--only", default="",
+                    help="comma-separated scenarios to run, by name (get-P16, multi5, "
+                         "mset10, ...) or redis-benchmark test (get: every -P); default all")
+    ap.add_argument("--cross-shards", type=int, default=max(2, os.cpu_count() or 1),
+                    help="corekv's --shards for mset10 (default: the number of CPUs, at "
+                         "least 2)")
     ap.add_argument("--tests", default="get,set",
                     help="comma-separated redis-benchmark -t tests (default get,set)")
     ap.add_argument("--pipelines", default="16,1", help="comma-separated -P values (default 16,1)")
     ap.add_argument("--clients", "-c", type=int, default=50, help="-c connections (default 50)")
     ap.add_argument("-n", "--requests", type=int, default=None,
-                    help="requests per run; default: calibrated per test for --duration")
+                    help="requests (loadgen: script executions) per run; default: "
+                         "calibrated per test for --duration")
     ap.add_argument("--duration", type=float, default=3.0,
                     help="target seconds per run when -n is not given (default 3)")
     ap.add_argument("--keyspace", "-r", type=int, default=100000,
@@ -491,6 +640,8 @@ def parse_args(argv):
                          "is started with redis flags, for testing the harness")
     ap.add_argument("--redis-bin", default=shutil.which("redis-server") or "redis-server")
     ap.add_argument("--benchmark-bin", default=shutil.which("redis-benchmark") or "redis-benchmark")
+    ap.add_argument("--loadgen-bin", default=str(REPO / "build" / "loadgen"),
+                    help="bench/loadgen.c's binary (default build/loadgen)")
     ap.add_argument("--server-args", default="",
                     help="extra corekv flags, one shell-quoted string (not --port/--bind)")
     ap.add_argument("--json", metavar="PATH", help="also write every run and the summary "
@@ -506,6 +657,13 @@ def parse_args(argv):
     args = ap.parse_args(argv)
     args.tests = [t.strip().lower() for t in args.tests.split(",") if t.strip()]
     args.pipelines = [int(p) for p in args.pipelines.split(",") if p.strip()]
+    args.only = [o.strip().lower() for o in args.only.split(",") if o.strip()]
+    # Servers run in a scratch directory: make relative paths (the Makefile's
+    # build/corekv) absolute first.
+    for attr in ("corekv_bin", "redis_bin", "benchmark_bin", "loadgen_bin"):
+        path = getattr(args, attr)
+        if os.sep in path:
+            setattr(args, attr, os.path.abspath(path))
     args.server_args = shlex.split(args.server_args)
     for a in args.server_args:
         if a.split("=", 1)[0] in ("--port", "--bind"):
@@ -513,16 +671,23 @@ def parse_args(argv):
                      "binds %s only" % (a.split("=", 1)[0], HOST))
     if args.rounds < 1 or args.clients < 1 or not args.tests or not args.pipelines:
         ap.error("need at least one round, client, test and pipeline depth")
+    if args.cross_shards < 2:
+        ap.error("--cross-shards must be at least 2")
     return args
 
 
-def preflight(args):
+def preflight(args, plan):
     if (os.cpu_count() or 1) < 2:
         log("warning: fewer than 2 cores; server and client will share a core")
-    for b in (args.corekv_bin, args.redis_bin, args.benchmark_bin):
+    tools = {sc["tool"] for sc in plan}
+    bins = [args.corekv_bin, args.redis_bin]
+    bins += [args.benchmark_bin] if "redis-benchmark" in tools else []
+    bins += [args.loadgen_bin] if "loadgen" in tools else []
+    for b in bins:
         if not (os.path.isfile(b) and os.access(b, os.X_OK)) and not shutil.which(b):
             sys.exit("error: %s not found or not executable%s" % (
-                b, " (run `make build` first)" if b == args.corekv_bin else ""))
+                b, " (run `make build` first)" if b in (args.corekv_bin, args.loadgen_bin)
+                else ""))
     if not shutil.which("taskset"):
         sys.exit("error: taskset not found (util-linux)")
     load1 = os.getloadavg()[0]
@@ -534,12 +699,25 @@ def preflight(args):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    load1 = preflight(args)
+    plan = scenario_plan(args)
+    load1 = preflight(args, plan)
 
     workdir = tempfile.mkdtemp(prefix="corekv-bench-")
-    a = Server("corekv", args.corekv_bin, args.server_args, workdir)
-    b = Server("redis", args.redis_bin, [], workdir)
-    servers = [a, b]
+    # Pairs of servers, each started only if a scenario needs it: corekv with one
+    # shard (GET/SET, multi5) and with --cross-shards shards (mset10), each beside
+    # a redis-server of its own, so both servers of a pair share one history.
+    pairs = {}
+    if any(sc["corekv"] == "one" for sc in plan):
+        pairs["one"] = [Server("corekv", args.corekv_bin, args.server_args, workdir),
+                        Server("redis", args.redis_bin, [], workdir)]
+    if any(sc["corekv"] == "cross" for sc in plan):
+        pairs["cross"] = [Server("corekv", args.corekv_bin, args.server_args, workdir,
+                                 shards=args.cross_shards,
+                                 name="corekv-%dshards" % args.cross_shards),
+                          Server("redis", args.redis_bin, [], workdir, name="redis-mset10")]
+    servers = [s for pair in pairs.values() for s in pair]
+    a_label, b_label = "corekv", "redis"
+    self_test = is_redis_binary(args.corekv_bin)
 
     def cleanup():
         for s in servers:
@@ -556,54 +734,61 @@ def main(argv=None):
 
     out = sys.stdout if args.json != "-" else sys.stderr
     try:
+        for sc in plan:
+            if sc["tool"] == "loadgen" and sc["key_lists"]:
+                sc["key_list_paths"] = write_shard_key_lists(workdir, args.keyspace,
+                                                             args.cross_shards)
         for s in servers:
             s.start()
             nkeys = preload(s, args.keyspace, args.datasize)
             log("%s: %s pid %d port %d, %d thread(s) on cpu %s, %d keys preloaded" % (
-                s.label, s.binary, s.proc.pid, s.port, s.threads(),
+                s.name, s.binary, s.proc.pid, s.port, s.threads(),
                 ",".join(map(str, s.affinity())), -1 if nkeys is None else nkeys))
-        if a.is_redis:
+        if self_test:
             log("note: the corekv side is a redis-server binary (harness self-test)")
 
-        # Idle CPU over one second, both servers with no client activity.
+        # Idle CPU over one second, all servers with no client activity.
         idle0 = [s.cpu_ticks() for s in servers]
         t0 = time.monotonic()
         time.sleep(1.0)
         idle = [(s.cpu_ticks() - c0) / CLK_TCK / (time.monotonic() - t0)
                 for s, c0 in zip(servers, idle0)]
-        log("idle CPU: %s" % ", ".join("%s %.1f%%" % (s.label, u * 100)
+        log("idle CPU: %s" % ", ".join("%s %.1f%%" % (s.name, u * 100)
                                        for s, u in zip(servers, idle)))
 
-        plan = [(t, p) for t in args.tests for p in args.pipelines]
+        def pair_for(sc):
+            return pairs[sc["corekv"]]
+
         nreq = {}
-        for t, p in plan:
-            nreq[(t, p)] = args.requests or calibrate(args, servers, t, p)
-        log("requests per run: " + ", ".join("%s -P%d %d" % (t.upper(), p, nreq[(t, p)])
-                                             for t, p in plan))
+        for sc in plan:
+            nreq[sc["name"]] = args.requests or calibrate(args, pair_for(sc), sc)
+        log("requests per run: " + ", ".join("%s %d" % (sc["label"], nreq[sc["name"]])
+                                             for sc in plan))
 
         runs = []
         retried = 0
         for rnd in range(1, args.rounds + 1):
-            for t, p in plan:
+            for sc in plan:
                 for attempt in range(args.retries + 1):
                     pair = []
-                    for s in servers:            # A B A B ...
-                        r = run_benchmark(args, s, t, p, nreq[(t, p)])
+                    for s in pair_for(sc):       # A B A B ...
+                        r = run_benchmark(args, s, sc, nreq[sc["name"]])
                         r["round"] = rnd
                         r["attempt"] = attempt
                         pair.append(r)
+                        warn_reply_errors(r)
                         if args.verbose:
-                            log("round %d %-6s %s -P%-2d %8.0f ops/s %.3f us/op (core %.0f%%, "
+                            log("round %d %-6s %-11s %8.0f ops/s %.3f us/op (core %.0f%%, "
                                 "other %.0f%%/%.0f%%)" % (
-                                    rnd, s.label, t.upper(), p, r["throughput"],
+                                    rnd, s.label, sc["label"], r["throughput"],
                                     r["cpu_us_per_op"], r["server_core_util"] * 100,
                                     r["other_load"]["server_core"] * 100,
                                     r["other_load"]["client_core"] * 100))
                     worst = max(max(r["other_load"].values()) for r in pair)
                     if worst <= args.max_other_load or attempt == args.retries:
                         break
-                    log("round %d %s -P%d: other load %.0f%% on a benchmark core, "
-                        "repeating the pair" % (rnd, t.upper(), p, worst * 100))
+                    log("round %d %s: other load %.0f%% on a benchmark core, "
+                        "repeating the pair" % (rnd, sc["label"], worst * 100))
                     retried += 1
                 runs.extend(pair)
             log("round %d/%d done" % (rnd, args.rounds))
@@ -616,25 +801,30 @@ def main(argv=None):
         for s in servers:
             if s.proc is not None and s.proc.poll() is not None:
                 log("%s exited with status %s; end of %s:\n%s" % (
-                    s.label, s.proc.returncode, s.logpath, s.log_tail()))
+                    s.name, s.proc.returncode, s.logpath, s.log_tail()))
         cleanup()
         return 1
 
+    corekv_argv = {key: shlex.join([args.corekv_bin] + pair[0].argv(0)[3:])
+                   for key, pair in pairs.items()}
     cleanup()
-    rows = summarize(runs, a.label, b.label, args.tests, args.pipelines, args.rounds)
+    rows = summarize(runs, a_label, b_label, plan)
 
     print("corekv bench: %d rounds alternating corekv/redis, -c %d, -r %d keys preloaded, "
-          "-d %d B values; servers on cpu %s, redis-benchmark on cpu %s; load %.2f at start"
+          "-d %d B values; servers on cpu %s, load generator on cpu %s; load %.2f at start"
           % (args.rounds, args.clients, args.keyspace, args.datasize, SERVER_CPU,
              CLIENT_CPU, load1), file=out)
-    if a.is_redis:
+    if self_test:
         print("corekv side: %s (redis-server: harness self-test)" % args.corekv_bin, file=out)
     else:
-        print("corekv side: %s" % shlex.join([args.corekv_bin] + a.argv(0)[3:]), file=out)
+        for key, cmdline in corekv_argv.items():
+            print("corekv side%s: %s" % (" (mset10)" if key == "cross" else "", cmdline),
+                  file=out)
     print("medians over rounds; ratios are corekv/redis per round, then the median; "
-          "throughput and us/op use the server's own op count", file=out)
+          "throughput and us/op use the server's own op count (redis-benchmark) or "
+          "loadgen's count of scripts (multi5: one transaction, mset10: one MSET)", file=out)
     print(file=out)
-    print_table(rows, a.label, b.label, out=out)
+    print_table(rows, a_label, b_label, out=out)
     noisy = [r for r in runs if max(r["other_load"].values()) > args.max_other_load]
     if retried:
         print("\n%d noisy pair(s) were repeated (other load above %.0f%% of a benchmark core)"
@@ -645,6 +835,12 @@ def main(argv=None):
               "core (worst %.0f%%): the machine was not quiet; see --verbose (oth0%%/oth1%%)"
               % ("" if retried else "\n", len(noisy), len(runs), args.max_other_load * 100,
                  worst * 100), file=out)
+    bad = [r for r in rows if r[a_label]["reply_errors"] or r[b_label]["reply_errors"]]
+    for r in bad:
+        print("error: %s: %d wrong replies from corekv, %d from redis (error or unexpected "
+              "replies, checked by loadgen): its figures are not comparable"
+              % (r["scenario"], r[a_label]["reply_errors"], r[b_label]["reply_errors"]),
+              file=out)
     if args.verbose:
         print(file=out)
         print_runs(runs, out=out)
@@ -653,12 +849,15 @@ def main(argv=None):
         doc = {
             "config": {
                 "rounds": args.rounds, "clients": args.clients, "tests": args.tests,
-                "pipelines": args.pipelines, "keyspace": args.keyspace,
-                "datasize": args.datasize, "requests": {"%s-P%d" % (t, p): nreq[(t, p)]
-                                                        for t, p in plan},
+                "pipelines": args.pipelines, "scenarios": [sc["name"] for sc in plan],
+                "keyspace": args.keyspace, "datasize": args.datasize,
+                "requests": nreq, "cross_shards": args.cross_shards,
+                "loadgen_scripts": {sc["name"]: sc["script"] for sc in plan
+                                    if sc["tool"] == "loadgen"},
                 "corekv_bin": args.corekv_bin, "server_args": args.server_args,
+                "corekv_argv": corekv_argv, "loadgen_bin": args.loadgen_bin,
                 "redis_bin": args.redis_bin, "clk_tck": CLK_TCK, "loadavg_start": load1,
-                "idle_core_util": {s.label: u for s, u in zip(servers, idle)},
+                "idle_core_util": {s.name: u for s, u in zip(servers, idle)},
                 "max_other_load": args.max_other_load, "retries": args.retries,
                 "pairs_repeated": retried,
             },
@@ -671,6 +870,8 @@ def main(argv=None):
             with open(args.json, "w") as f:
                 json.dump(doc, f, indent=2)
 
+    if bad:
+        return 1
     if args.check and any(r["goal"] is not None and r["cpu_ratio"] > r["goal"] for r in rows):
         return 1
     return 0
