@@ -16,10 +16,13 @@
 #include "proto/resp.h"
 #include "store/store.h"
 
+struct watch_table;
+
 /* Per-shard context of the command set (the runtime's void *shard). */
 struct cmd_shard {
     struct rt_shard *sh;
     struct store *store;
+    struct watch_table *watches; /* WATCH versions of this shard's keys (watch.h) */
     uint64_t dirty; /* changes since start (INFO rdb_changes_since_last_save) */
 };
 
@@ -52,6 +55,12 @@ static inline struct cmd_shard *cmd_shard(const struct rt_call *c)
 extern const struct cmd_def cmd_strings_table[];
 extern const struct cmd_def cmd_keys_table[];
 extern const struct cmd_def cmd_server_table[];
+extern const struct cmd_def cmd_multi_table[];
+
+/* The connection hooks of MULTI/WATCH (multi.c), for struct rt_commands. */
+void multi_client_close(void *shard, struct rt_client *c);
+bool multi_intercept(void *shard, struct rt_client *c, const struct rt_cmd *cmd, int argc,
+                     const rt_str *argv, struct buf *out);
 
 /* The command set, for rt_create. */
 extern const struct rt_commands cmd_commands;

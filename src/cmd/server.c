@@ -15,6 +15,7 @@
 #include "cmd/cmd.h"
 #include "cmd/server.h"
 #include "cmd/split.h"
+#include "cmd/watch.h"
 
 /* ---- Helpers for container commands ---- */
 
@@ -218,6 +219,7 @@ static void cmd_dbsize_step(struct rt_txn *t, unsigned phase)
 static void cmd_flush_exec(struct rt_call *call)
 {
     struct cmd_shard *cs = cmd_shard(call);
+    watch_touch_all(cs);
     size_t n = store_count(cs->store);
     store_flush(cs->store);
     cs->dirty += n;
@@ -235,6 +237,10 @@ static void cmd_flush_step(struct rt_txn *t, unsigned phase)
             rt_txn_finish(t, err, sizeof err - 1);
             return;
         }
+        /* Every shard empties under a whole-shard lock, so no command (nor a
+         * transaction's read) sees some shards flushed and others not. */
+        for (unsigned s = 0, n = rt_nshards(rt_txn_shard(t)); s < n; s++)
+            rt_txn_lock_shard(t, s);
         /* The part runs the command the client named: FLUSHDB and FLUSHALL are one. */
         fan_out(t, arg_is(&argv[0], "flushdb") ? "flushdb" : "flushall");
         return;

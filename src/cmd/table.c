@@ -20,12 +20,14 @@
 #include "base/hash.h"
 #include "cmd/keys.h"
 #include "cmd/server.h"
+#include "cmd/watch.h"
 
 /* Every family, in the order COMMAND lists them. */
 static const struct cmd_def *const families[] = {
     cmd_strings_table,
     cmd_keys_table,
     cmd_server_table,
+    cmd_multi_table,
 };
 
 /* Container commands and their subcommands (named "parent|sub"). */
@@ -268,7 +270,11 @@ static const struct rt_cmd *cmd_resolve(void *shard, const rt_str *argv, int arg
         }
     }
     if (d->arity >= 0 ? argc != d->arity : argc < -d->arity) {
-        resp_errorf(err, "ERR wrong number of arguments for '%s' command", d->name);
+        /* Redis refuses EXEC as an aborted transaction (multi.c ends MULTI and WATCH). */
+        resp_errorf(err, "%s wrong number of arguments for '%s' command",
+                    strcmp(d->name, "exec") == 0 ? "EXECABORT Transaction discarded because of:"
+                                                 : "ERR",
+                    d->name);
         return NULL;
     }
     return &d->rt;
@@ -290,6 +296,7 @@ static void *cmd_shard_init(struct rt_shard *sh)
     x->cs.store = store_new(g.seed);
     if (!x->cs.store)
         abort();
+    x->cs.watches = watch_table_new(g.seed);
     store_set_expire_hook(x->cs.store, on_expired, &x->cs);
     return &x->cs;
 }
@@ -298,6 +305,7 @@ static void cmd_shard_fini(void *shard)
 {
     struct cmd_shard *cs = shard;
     store_free(cs->store);
+    watch_table_free(cs->watches);
     free(cmd_ext(cs));
 }
 
@@ -308,7 +316,8 @@ static void cmd_before_batch(void *shard)
 }
 
 /* Active expiry gets a quarter of a tick as in Redis, but at most 1 ms: a shard also
- * serves its clients, and a long cycle would show as latency on every connection. */
+ * serves its clients, and a long cycle would show as latency on every connection. It
+ * waits while an intent lock is held: a transaction's keys must not change under it. */
 static void cmd_tick(void *shard)
 {
     struct cmd_shard *cs = shard;
@@ -316,7 +325,8 @@ static void cmd_tick(void *shard)
     rt_options_get(rt_of(cs->sh), &o);
     uint64_t period_us = 1000000u / (o.hz ? o.hz : 10);
     uint64_t budget = period_us / 4 < 1000 ? period_us / 4 : 1000;
-    store_expire_cycle(cs->store, budget);
+    if (!rt_shard_locked(cs->sh))
+        store_expire_cycle(cs->store, budget);
     store_rehash_step(cs->store, 1000);
     cmd_stats_tick(cmd_ext(cs));
 }
@@ -333,21 +343,22 @@ const struct rt_commands cmd_commands = {
     .resolve = cmd_resolve,
     .tick = cmd_tick,
     .before_batch = cmd_before_batch,
+    .client_close = multi_client_close,
+    .intercept = multi_intercept,
 };
 
 /* The post-write hook. Contract: every change to a key, by any command, an expiry, an
  * eviction or a step of a multi-shard command, calls this exactly once per key changed,
  * on the shard that owns the key, after the change is visible in the store, with the
  * keyspace-event name Redis uses. Whatever must observe writes attaches here and only
- * here: the dirty counter (INFO rdb_changes_since_last_save), and as they arrive WATCH
- * versions, keyspace notifications, wake-ups of blocked clients and the append-only
- * log. Commands never do any of that themselves. */
+ * here: the dirty counter (INFO rdb_changes_since_last_save), the WATCH versions
+ * (watch.h), and as they arrive keyspace notifications, wake-ups of blocked clients and
+ * the append-only log. Commands never do any of that themselves. */
 void cmd_key_written(struct cmd_shard *cs, const char *key, size_t klen, const char *event)
 {
-    (void)key;
-    (void)klen;
     (void)event;
     cs->dirty++;
+    watch_touch(cs->watches, key, klen);
 }
 
 size_t cmd_count(void)

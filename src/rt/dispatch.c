@@ -167,13 +167,13 @@ void dispatch_command(struct rt_shard *sh, struct rt_client *c, int argc, const 
     sh->errbuf.len = 0;
     const struct rt_cmd *cmd = cmds->resolve(sh->ctx, argv, argc, 0, &sh->errbuf);
     if (!cmd) {
+        reply_now(sh, c, sh->errbuf.data, sh->errbuf.len);
         if (c->intercept && cmds->intercept) {
-            /* The intercept learns of the failure; the error is replied as usual. */
+            /* The intercept learns of the failure; the error is already replied. */
             struct buf ignored = {0};
             cmds->intercept(sh->ctx, c, NULL, argc, argv, &ignored);
             buf_free(&ignored);
         }
-        reply_now(sh, c, sh->errbuf.data, sh->errbuf.len);
         return;
     }
     dispatch_resolved(sh, c, cmd, argc, argv);
