@@ -70,7 +70,9 @@ struct rt_cmd {
     /* Multi-shard orchestration, on the origin shard. Called with phase 0 first, then
      * with phase p once every part queued in phase p-1 has replied. It either queues
      * parts (rt_txn_part) for the next phase or finishes (rt_txn_finish). NULL for a
-     * command that cannot span shards (its keys must then share one shard, see below). */
+     * command that cannot span shards (its keys must then share one shard, see below).
+     * While it runs, its connection runs no further command: the next one starts
+     * after rt_txn_finish. */
     void (*step)(struct rt_txn *t, unsigned phase);
     /* The command set's own data (its table entry, say); the runtime never reads it. */
     const void *data;

@@ -298,8 +298,9 @@ static void window_prepare(struct rt_shard *sh, size_t n)
 
 /* Parse and run every complete command in the input buffer, a window at a time. A
  * command that stops the connection's input (QUIT, a protocol error, a multi-shard
- * command in flight, a command waiting for a lock) leaves the rest of its window unrun: the parser is rewound to the
- * first of them, so they run later, or never after QUIT. */
+ * command in flight, a command waiting for a lock) leaves the rest of its window
+ * unrun: the parser is rewound to the first of them, so they run later, or never after
+ * QUIT. */
 static void conn_process(struct rt_shard *sh, struct rt_client *c)
 {
     const struct rt *rt = sh->rt;
