@@ -196,8 +196,11 @@ int rt_client_proto(const struct rt_client *c);
 void rt_client_set_proto(struct rt_client *c, int proto);
 const char *rt_client_name(const struct rt_client *c); /* "" when unset */
 void rt_client_set_name(struct rt_client *c, const char *name, size_t len);
-/* One line of CLIENT LIST for this client, without the trailing newline. */
-void rt_client_describe(const struct rt_client *c, struct buf *out);
+/* One line of CLIENT LIST for this client, without the trailing newline. flags: the
+ * command set's flag letters ("N" when NULL or empty); multi: the commands queued in a
+ * MULTI, or -1 outside one. */
+void rt_client_describe(const struct rt_client *c, const char *flags, long long multi,
+                        struct buf *out);
 /* The command set's own per-connection data (NULL until set); freed by the command
  * set in client_close. */
 void *rt_client_data(const struct rt_client *c);

@@ -12,6 +12,7 @@
 
 #include "base/numfmt.h"
 #include "cmd/cmd.h"
+#include "cmd/multi.h"
 #include "cmd/server.h"
 
 #define ERR_CLIENT_NAME "ERR Client names cannot contain spaces, newlines or special characters."
@@ -156,12 +157,21 @@ static void client_getname(struct rt_call *call)
         resp_null(call->out, call->proto);
 }
 
+/* The runtime's line, with what only the command set knows (MULTI). */
+static void describe(const struct rt_client *c, struct buf *out)
+{
+    const char *flags;
+    long long multi;
+    multi_client_flags(c, &flags, &multi);
+    rt_client_describe(c, flags, multi, out);
+}
+
 static void client_info(struct rt_call *call)
 {
     if (no_client(call))
         return;
     struct buf line = {0};
-    rt_client_describe(call->client, &line);
+    describe(call->client, &line);
     buf_putc(&line, '\n');
     resp_verbatim(call->out, line.data, line.len, call->proto);
     buf_free(&line);
@@ -337,7 +347,7 @@ static void list_one(struct rt_client *c, void *arg)
     if (x->id && rt_client_id(c) != x->id)
         return;
     x->line.len = 0;
-    rt_client_describe(c, &x->line);
+    describe(c, &x->line);
     if (x->type && line_type(&x->line) != x->type)
         return;
     buf_append(x->out, x->line.data, x->line.len);

@@ -195,6 +195,14 @@ static void discard(struct rt_shard *sh, struct rt_client *c, struct txn_client 
     multi_settle(c, st);
 }
 
+void multi_client_flags(const struct rt_client *c, const char **flags, long long *multi)
+{
+    const struct txn_client *st = rt_client_data(c);
+    bool in_multi = st && st->in_multi;
+    *flags = in_multi ? "x" : "N";
+    *multi = in_multi ? (long long)st->nqueued : -1;
+}
+
 void multi_client_close(void *shard, struct rt_client *c)
 {
     struct txn_client *st = rt_client_data(c);

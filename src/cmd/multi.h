@@ -57,6 +57,9 @@ void multi_per_shard(const struct watched_key *w, size_t n, const char *verb, bo
 /* Give every registration of w[0..*n) back to its owner ("__unwatch") and free them. */
 void multi_unwatch_all(struct rt_shard *sh, struct watched_key **w, size_t *n);
 
+/* For CLIENT LIST: "x" and the number of queued commands in MULTI, else "N" and -1. */
+void multi_client_flags(const struct rt_client *c, const char **flags, long long *multi);
+
 /* EXEC's step (multi_exec.c). */
 void multi_exec_step(struct rt_txn *t, unsigned phase);
 

@@ -897,3 +897,26 @@ def test_watch_many_keys(differ, nshards):
     s(0, "MULTI")
     s(0, "DBSIZE")
     s(0, "EXEC", expect=b"*1\r\n:2\r\n")
+
+
+def _client_line(r, name):
+    for c in r.client_list():
+        if c.get("name") == name:
+            return c
+    raise AssertionError(f"client {name} not listed")
+
+
+def test_client_list_shows_a_client_in_multi(server, r):
+    """CLIENT LIST marks a client in MULTI with flag x and its queued count, as Redis."""
+    with server.raw() as c:
+        assert c.call("CLIENT", "SETNAME", "inmulti") == b"OK"
+        assert c.call("MULTI") == b"OK"
+        line = _client_line(r, "inmulti")
+        assert (line["flags"], line["multi"]) == ("x", "0")
+        assert c.call("SET", "k", "1") == b"QUEUED"
+        assert c.call("GET", "k") == b"QUEUED"
+        line = _client_line(r, "inmulti")
+        assert (line["flags"], line["multi"]) == ("x", "2")
+        assert c.call("EXEC") == [b"OK", b"1"]
+        line = _client_line(r, "inmulti")
+        assert (line["flags"], line["multi"]) == ("N", "-1")
