@@ -242,7 +242,10 @@ struct rt_client *rt_txn_client(const struct rt_txn *t);
  * on those keys, so no other client sees a partial result. A multi-shard
  * RT_ROUTE_KEYS command has the keys of its key spec declared for it (exclusive when
  * it has RT_CMD_WRITE). Other steps declare in phase 0, before queueing parts. Locks
- * that all fall on the origin shard cost no message. */
+ * that all fall on the origin shard cost no message. A multi-shard RT_ROUTE_KEYS
+ * command without RT_CMD_WRITE must queue in phase 0 only parts without side effects:
+ * they travel right behind its lock requests and their results are dropped (and the
+ * parts sent again) when a lock could not be granted at once. */
 void rt_txn_lock_key(struct rt_txn *t, const char *key, size_t len, bool exclusive);
 /* Lock every key of a shard (FLUSHALL, a transaction holding a keyspace command). */
 void rt_txn_lock_shard(struct rt_txn *t, unsigned shard);

@@ -118,6 +118,17 @@ void hold_request(struct rt_shard *sh, unsigned src, const struct req_hdr *h,
         hold_unlock(sh, src, h->slot, h->id);
         return;
     }
+    if (h->kind == REC_PART && (h->flags & REQF_SPEC)) {
+        struct lock_owner o = {.origin = src, .slot = h->slot, .id = h->id};
+        if (lockmgr_holds(sh->locks, o)) {
+            request_run(sh, src, h, argv, rep); /* right behind its granted try */
+        } else {
+            static const char unlocked[] = "-ERR speculative part without its lock\r\n";
+            struct rep_hdr r = {.kind = REC_PART, .slot = h->slot, .id = h->id, .seq = h->seq};
+            rep_append(rep, &r, unlocked, sizeof unlocked - 1); /* the origin drops it */
+        }
+        return;
+    }
     bool behind = (sh->held_mask >> src) & 1;
     if (!behind && !sh->locked) {
         request_run(sh, src, h, argv, rep); /* the common case: nothing is locked here */

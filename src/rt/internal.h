@@ -40,6 +40,7 @@ enum {
     REQF_LOCKED = 1u << 0, /* PART of a txn holding its locks here: runs past any hold */
     REQF_TRY = 1u << 1,    /* LOCK: grant now or deny, never wait */
     REQF_WHOLE = 1u << 2,  /* LOCK: the whole shard */
+    REQF_SPEC = 1u << 3,   /* PART right behind its txn's try LOCK: runs only if granted */
 };
 
 struct req_hdr {
@@ -48,7 +49,7 @@ struct req_hdr {
     uint16_t flags;   /* REQF_* */
     uint32_t slot;    /* conn slot (FORWARD) or txn slot (PART, LOCK, UNLOCK) on the origin */
     uint64_t id;      /* conn id or txn id: a stale slot never matches */
-    uint64_t seq;     /* FORWARD: the command's seq; PART: phase << 32 | part index;
+    uint64_t seq;     /* FORWARD: the command's seq; PART: dispatch << 32 | part index;
                        * LOCK: the txn's lock round, echoed in the reply */
     /* FORWARD: resolved on the origin. PART: NULL (resolve as internal there) or a
      * client command resolved on the origin (rt_txn_command). */
@@ -178,6 +179,14 @@ struct rt_txn {
     enum txn_lock_state lock_state;
     unsigned lock_pending; /* TL_TRYING: replies outstanding */
     bool lock_denied;
+    bool lock_exclusive;   /* some declared key is exclusive */
+    /* A read-only transaction sends the parts of phase 0 right behind its try requests
+     * (each runs only where its try is granted, so its result is kept only if all are):
+     * one round trip instead of two. The parts are kept to be sent again otherwise. */
+    bool spec;
+    struct buf spec_next;
+    unsigned spec_nnext;
+    uint32_t dispatch_no; /* part replies carry it: those of an abandoned dispatch are dropped */
     uint32_t lock_round;   /* echoed by LOCK replies; stale ones are ignored */
 
     /* A command run by rt_txn_command that spans shards runs as a child: it takes no
@@ -381,11 +390,16 @@ struct rt_txn *txn_find(struct rt_shard *sh, uint32_t slot, uint64_t id);
 void txn_run(struct rt_shard *sh, struct rt_txn *t);
 /* Release the locks, hand a child's reply to its parent, free. */
 void txn_end(struct rt_shard *sh, struct rt_txn *t);
+/* Go on with a transaction whose speculative parts were kept: step once all replied. */
+void txn_spec_kept(struct rt_shard *sh, struct rt_txn *t);
+/* Put back the parts of an abandoned speculative dispatch, to be sent again. */
+void txn_spec_undo(struct rt_txn *t);
 
 /* txn_lock.c */
 /* Declare the key-spec keys of a multi-shard RT_ROUTE_KEYS command. */
 void txn_declare_keys(struct rt_txn *t);
-/* Ask for the declared locks; true when all are held now, else txn_run resumes. */
+/* Ask for the declared locks; true when all are held now, else txn_run resumes. With
+ * t->spec the try requests go out first and the caller sends the parts behind them. */
 bool txn_lock_begin(struct rt_shard *sh, struct rt_txn *t);
 void txn_lock_release(struct rt_shard *sh, struct rt_txn *t);
 /* A LOCK reply (granted 'G' or denied 'D') for one of this shard's txns. */

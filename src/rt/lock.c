@@ -324,6 +324,12 @@ enum lock_result lockmgr_acquire(struct lockmgr *m, struct lock_owner o, bool wh
     return res;
 }
 
+bool lockmgr_holds(const struct lockmgr *m, struct lock_owner o)
+{
+    const struct lock_req *r = req_find(m, o, owner_hash(m, o));
+    return r && r->granted;
+}
+
 bool lockmgr_release(struct lockmgr *m, struct lock_owner o)
 {
     struct lock_req *r = req_find(m, o, owner_hash(m, o));

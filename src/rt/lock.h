@@ -61,6 +61,8 @@ bool lockmgr_release(struct lockmgr *m, struct lock_owner o);
 void lockmgr_grant_waiting(struct lockmgr *m, void (*fn)(void *arg, struct lock_owner o),
                            void *arg);
 
+/* Whether o's request here is granted. */
+bool lockmgr_holds(const struct lockmgr *m, struct lock_owner o);
 /* True when some lock is granted on this shard (the one-branch fast-path check). */
 bool lockmgr_any(const struct lockmgr *m);
 /* Whether a command touching `key` (write: changing it) must wait for a granted lock:

@@ -67,6 +67,7 @@ static void txn_free(struct rt_shard *sh, struct rt_txn *t)
         t->on_free(t->state);
     buf_free(&t->lockkeys);
     buf_free(&t->reply);
+    buf_free(&t->spec_next);
     free(t->argv);
     buf_free(&t->args);
     free(t->parts);
@@ -148,6 +149,7 @@ static bool txn_dispatch(struct rt_shard *sh, struct rt_txn *t)
     t->nreplied = 0;
     t->results.len = 0;
     t->phase++;
+    t->dispatch_no++;
     t->stepping = true;
 
     /* Records in t->next: uint32 target, then a req_hdr and its argument block. */
@@ -164,9 +166,11 @@ static bool txn_dispatch(struct rt_shard *sh, struct rt_txn *t)
         pos += sizeof h;
         const char *block = next.data + pos;
         pos += h.argbytes;
-        h.seq = ((uint64_t)t->phase << 32) | i;
+        h.seq = ((uint64_t)t->dispatch_no << 32) | i;
         if (target != sh->id && target != TARGET_CHILD) {
-            if ((t->locked_shards >> target) & 1)
+            if (t->spec)
+                h.flags |= REQF_SPEC;
+            else if ((t->locked_shards >> target) & 1)
                 h.flags |= REQF_LOCKED;
             /* Copy the header and block as they are into the target's batch. */
             struct batch *b = lane_batch(sh, target);
@@ -204,7 +208,10 @@ static bool txn_dispatch(struct rt_shard *sh, struct rt_txn *t)
                 if (!cmd)
                     buf_append(&t->results, sh->errbuf.data, sh->errbuf.len);
             }
-            if (cmd && cmd->route == RT_ROUTE_ORIGIN && h.cmd && !client) {
+            if (t->spec && !((t->held_shards >> sh->id) & 1)) {
+                static const char unlocked[] = "-ERR speculative part without its lock\r\n";
+                buf_append(&t->results, unlocked, sizeof unlocked - 1); /* dropped */
+            } else if (cmd && cmd->route == RT_ROUTE_ORIGIN && h.cmd && !client) {
                 static const char gone[] = "-ERR the client left\r\n"; /* nobody reads it */
                 buf_append(&t->results, gone, sizeof gone - 1);
             } else if (cmd) {
@@ -245,6 +252,14 @@ void txn_end(struct rt_shard *sh, struct rt_txn *t)
         txn_advance(sh, p);
 }
 
+/* A read-only multi-shard command may send its phase-0 parts with its try requests
+ * (rt.h: such a command's phase-0 parts have no side effects). */
+static bool speculative(const struct rt_txn *t)
+{
+    return !t->parent && t->cmd->route == RT_ROUTE_KEYS && !(t->cmd->flags & RT_CMD_WRITE) &&
+           !t->lock_exclusive && !t->whole_shards;
+}
+
 /* Call step once. True when it queued parts that may go now (locks held). */
 static bool txn_step(struct rt_shard *sh, struct rt_txn *t)
 {
@@ -262,9 +277,40 @@ static bool txn_step(struct rt_shard *sh, struct rt_txn *t)
         txn_end(sh, t);
         return false;
     }
-    if (t->phase == 0 && t->lock_state == TL_NONE && (t->lock_shards | t->whole_shards))
-        return txn_lock_begin(sh, t);
+    if (t->phase == 0 && t->lock_state == TL_NONE && (t->lock_shards | t->whole_shards)) {
+        if (!speculative(t))
+            return txn_lock_begin(sh, t);
+        t->spec = true;
+        t->spec_nnext = t->nnext;
+        buf_append(&t->spec_next, t->next.data, t->next.len);
+        if (txn_lock_begin(sh, t) || t->lock_state != TL_TRYING || t->lock_denied) {
+            /* Settled at once, or already refused here: no point sending parts now. */
+            t->spec = false;
+            buf_free(&t->spec_next);
+            return t->lock_state == TL_HELD;
+        }
+        if (txn_dispatch(sh, t) && t->lock_state == TL_HELD)
+            return txn_step(sh, t);
+        return false; /* the try answers and the part replies resume us */
+    }
     return true;
+}
+
+void txn_spec_kept(struct rt_shard *sh, struct rt_txn *t)
+{
+    if (t->nreplied == t->nparts)
+        txn_advance(sh, t);
+}
+
+void txn_spec_undo(struct rt_txn *t)
+{
+    t->spec = false;
+    buf_free(&t->next);
+    t->next = t->spec_next;
+    t->nnext = t->spec_nnext;
+    t->spec_next = (struct buf){0};
+    t->phase--;        /* the parts are phase 0's, sent again by txn_run */
+    t->dispatch_no++;  /* replies still coming from the abandoned dispatch are dropped */
 }
 
 /* Send the queued parts and go on stepping until the transaction waits or ends. */
@@ -299,12 +345,14 @@ void txn_part_reply(struct rt_shard *sh, const struct rep_hdr *h, const char *p)
     if (h->slot >= sh->txns_cap)
         return;
     struct rt_txn *t = sh->txns[h->slot];
-    uint32_t phase = (uint32_t)(h->seq >> 32), idx = (uint32_t)h->seq;
-    if (!t || t->id != h->id || phase != t->phase || idx >= t->nparts || t->parts[idx].done)
+    uint32_t dispatch = (uint32_t)(h->seq >> 32), idx = (uint32_t)h->seq;
+    if (!t || t->id != h->id || dispatch != t->dispatch_no || idx >= t->nparts ||
+        t->parts[idx].done)
         return;
     t->parts[idx] = (struct txn_part){.off = t->results.len, .len = h->len, .done = true};
     buf_append(&t->results, p, h->len);
-    if (++t->nreplied == t->nparts)
+    /* Speculative parts count once every try is granted (try_round_done). */
+    if (++t->nreplied == t->nparts && t->lock_state != TL_TRYING)
         txn_advance(sh, t);
 }
 

@@ -28,6 +28,7 @@ static void declare(struct rt_txn *t, unsigned shard, const char *key, size_t le
     buf_append(&t->lockkeys, &r, sizeof r);
     buf_append(&t->lockkeys, key, len);
     t->lock_shards |= 1ull << shard;
+    t->lock_exclusive |= exclusive;
 }
 
 /* Declarations count only before the locks are asked for, and never in a child
@@ -140,10 +141,20 @@ static bool ask_in_order(struct rt_shard *sh, struct rt_txn *t)
     return held(t);
 }
 
+/* True when the caller must send the parts (txn_run). */
 static bool try_round_done(struct rt_shard *sh, struct rt_txn *t)
 {
-    if (!t->lock_denied)
-        return held(t);
+    if (!t->lock_denied) {
+        held(t);
+        if (!t->spec)
+            return true;
+        t->spec = false; /* the parts ran under the locks: keep their results */
+        buf_free(&t->spec_next);
+        txn_spec_kept(sh, t);
+        return false;
+    }
+    if (t->spec)
+        txn_spec_undo(t);
     txn_lock_release(sh, t);
     t->lock_round++;
     t->lock_state = TL_WAITING;
