@@ -46,10 +46,27 @@ enum rt_route {
 };
 
 /* Which arguments are keys, as Redis's COMMAND INFO: first, last (negative counts
- * from the end: -1 is the last argument), step. first == 0: no keys. */
+ * from the end: -1 is the last argument), step. first == 0: no keys in that range.
+ * numkeys > 0 adds Redis's "keynum" form: argv[numkeys] holds a count N and the N
+ * arguments after it are keys too (SINTERCARD, LMPOP, ZUNIONSTORE's sources after its
+ * destination). A count that is not an integer in 1 .. (arguments left) yields no keys
+ * from that form, so the command's exec must check the count before touching a key
+ * (it then runs on the origin shard). */
 struct rt_keyspec {
     int16_t first, last, step;
+    int16_t numkeys;
 };
+
+/* Walking a command's key arguments: the range first, then the keynum form. */
+struct rt_cmd;
+struct rt_keyiter {
+    int i, last, step;    /* the range: next position, last position, step */
+    int kn_next, kn_end;  /* the keynum form: next position, one past the last */
+};
+void rt_keys_begin(struct rt_keyiter *it, const struct rt_cmd *cmd, int argc,
+                   const rt_str *argv);
+/* The position in argv of the next key, or -1 after the last. */
+int rt_keys_next(struct rt_keyiter *it);
 
 enum {
     RT_CMD_WRITE = 1u << 0,    /* changes keys */

@@ -288,43 +288,51 @@ static const struct cmd_def *full_command_def(const rt_str *argv, int argc)
     return sub ? sub : d;
 }
 
-/* Positions of the keys of the command in argv[0..argc), or -1 with an error written. */
-static int command_keys(struct rt_call *call, const rt_str *argv, int argc, int *first,
-                        int *last, int *step)
+/* The definition whose keys GETKEYS lists, with the walk over them begun; NULL with an
+ * error written when there are none. */
+static const struct cmd_def *command_keys(struct rt_call *call, const rt_str *argv, int argc,
+                                          struct rt_keyiter *it)
 {
     const struct cmd_def *d = full_command_def(argv, argc);
     if (!d) {
         resp_error(call->out, "ERR Invalid command specified");
-        return -1;
+        return NULL;
     }
     const struct rt_keyspec *k = &d->rt.keys;
-    if (k->first <= 0) {
+    if (k->first <= 0 && k->numkeys <= 0) {
         resp_error(call->out, "ERR The command has no key arguments");
-        return -1;
+        return NULL;
     }
     if (d->arity >= 0 ? argc != d->arity : argc < -d->arity) {
         resp_error(call->out, "ERR Invalid number of arguments specified for command");
-        return -1;
+        return NULL;
     }
-    *first = k->first;
-    *last = k->last >= 0 ? k->last : argc + k->last;
-    *step = k->step > 0 ? k->step : 1;
-    if (*last >= argc || *last < *first || *first >= argc) {
+    int last = k->last >= 0 ? k->last : argc + k->last;
+    struct rt_keyiter probe;
+    rt_keys_begin(&probe, &d->rt, argc, argv);
+    if ((k->first > 0 && (last >= argc || last < k->first || k->first >= argc)) ||
+        rt_keys_next(&probe) < 0) {
         resp_error(call->out, "ERR Invalid arguments specified for command");
-        return -1;
+        return NULL;
     }
-    return 0;
+    rt_keys_begin(it, &d->rt, argc, argv);
+    return d;
 }
 
 static void getkeys(struct rt_call *call, bool with_flags)
 {
     const rt_str *argv = call->argv + 2;
-    int argc = call->argc - 2, first, last, step;
-    if (command_keys(call, argv, argc, &first, &last, &step) < 0)
+    int argc = call->argc - 2;
+    struct rt_keyiter it;
+    const struct cmd_def *d = command_keys(call, argv, argc, &it);
+    if (!d)
         return;
-    const struct cmd_def *d = full_command_def(argv, argc);
-    resp_array(call->out, (last - first) / step + 1);
-    for (int i = first; i <= last; i += step) {
+    struct rt_keyiter count = it;
+    int n = 0;
+    while (rt_keys_next(&count) >= 0)
+        n++;
+    resp_array(call->out, n);
+    for (int i; (i = rt_keys_next(&it)) >= 0;) {
         if (with_flags) {
             resp_array(call->out, 2);
             resp_bulk(call->out, argv[i].ptr, argv[i].len);

@@ -3,6 +3,8 @@
 
 #include <limits.h>
 
+#include "store/object.h"
+
 const char *keys_type_name(enum val_type t)
 {
     switch (t) {
@@ -25,8 +27,7 @@ void keys_type_exec(struct rt_call *call)
     resp_simple(call->out, e ? keys_type_name(entry_type(e)) : "none");
 }
 
-/* Redis's encoding names. Strings report what the store holds; the collection types
- * report their general representation until the store tells compact ones apart. */
+/* Redis's encoding names, for what the store holds. */
 static const char *encoding_name(const struct entry *e)
 {
     switch (entry_type(e)) {
@@ -37,10 +38,11 @@ static const char *encoding_name(const struct entry *e)
         case SE_RAW: return "raw";
         }
         return "raw";
-    case VT_LIST: return "quicklist";
-    case VT_SET: return "hashtable";
-    case VT_ZSET: return "skiplist";
-    case VT_HASH: return "hashtable";
+    case VT_LIST:
+    case VT_SET:
+    case VT_ZSET:
+    case VT_HASH:
+        return obj_enc_name(entry_obj_enc(e));
     }
     return "raw";
 }

@@ -41,29 +41,21 @@ static void exec_state_free(void *p)
     buf_free(&x->reply);
 }
 
-/* The key arguments of a command by its key spec, as the runtime reads it. Returns
- * false when it has none. */
-static bool key_range(const struct queued_cmd *q, int *first, int *last, int *step)
-{
-    *first = q->cmd->keys.first;
-    *last = q->cmd->keys.last < 0 ? q->argc + q->cmd->keys.last : q->cmd->keys.last;
-    if (*last >= q->argc)
-        *last = q->argc - 1;
-    *step = q->cmd->keys.step < 1 ? 1 : q->cmd->keys.step;
-    return q->cmd->route == RT_ROUTE_KEYS && *first >= 1 && *first <= *last;
-}
-
 /* Whether the command runs on a single shard (so it can share a phase). */
 static bool on_one_shard(struct rt_shard *sh, const struct queued_cmd *q)
 {
     if (q->cmd->route == RT_ROUTE_PLAN)
         return false;
-    int first, last, step;
-    if (!key_range(q, &first, &last, &step))
+    if (q->cmd->route != RT_ROUTE_KEYS)
         return true;
-    unsigned owner = rt_key_shard(sh, q->argv[first].ptr, q->argv[first].len);
-    for (int i = first + step; i <= last; i += step)
-        if (rt_key_shard(sh, q->argv[i].ptr, q->argv[i].len) != owner)
+    struct rt_keyiter it;
+    rt_keys_begin(&it, q->cmd, q->argc, q->argv);
+    int k = rt_keys_next(&it);
+    if (k < 0)
+        return true;
+    unsigned owner = rt_key_shard(sh, q->argv[k].ptr, q->argv[k].len);
+    while ((k = rt_keys_next(&it)) >= 0)
+        if (rt_key_shard(sh, q->argv[k].ptr, q->argv[k].len) != owner)
             return false;
     return true;
 }
@@ -81,11 +73,12 @@ static void declare_locks(struct rt_txn *t, const struct exec_state *x)
     }
     for (size_t i = 0; i < x->n; i++) {
         const struct queued_cmd *q = x->queue[i];
-        int first, last, step;
-        if (!key_range(q, &first, &last, &step))
+        if (q->cmd->route != RT_ROUTE_KEYS)
             continue;
+        struct rt_keyiter it;
+        rt_keys_begin(&it, q->cmd, q->argc, q->argv);
         bool exclusive = q->cmd->flags & RT_CMD_WRITE;
-        for (int k = first; k <= last; k += step)
+        for (int k; (k = rt_keys_next(&it)) >= 0;)
             rt_txn_lock_key(t, q->argv[k].ptr, q->argv[k].len, exclusive);
     }
     for (size_t i = 0; i < x->nwatched; i++)

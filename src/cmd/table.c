@@ -28,6 +28,11 @@ static const struct cmd_def *const families[] = {
     cmd_keys_table,
     cmd_server_table,
     cmd_multi_table,
+    cmd_lists_table,
+    cmd_hashes_table,
+    cmd_sets_table,
+    cmd_zsets_table,
+    cmd_sort_table,
 };
 
 /* Container commands and their subcommands (named "parent|sub"). */

@@ -143,19 +143,15 @@ static void forward(struct rt_shard *sh, struct rt_client *c, unsigned target,
 
 int keys_shard(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const rt_str *argv)
 {
-    int first = cmd->keys.first, last = cmd->keys.last, step = cmd->keys.step;
-    if (last < 0)
-        last = argc + last;
-    if (last >= argc)
-        last = argc - 1;
-    if (step < 1)
-        step = 1;
-    if (first < 1 || first > last)
+    struct rt_keyiter it;
+    rt_keys_begin(&it, cmd, argc, argv);
+    int i = rt_keys_next(&it);
+    if (i < 0)
         return (int)sh->id;
     if (sh->n == 1)
         return 0;
-    unsigned owner = rt_key_shard(sh, argv[first].ptr, argv[first].len);
-    for (int i = first + step; i <= last; i += step)
+    unsigned owner = rt_key_shard(sh, argv[i].ptr, argv[i].len);
+    while ((i = rt_keys_next(&it)) >= 0)
         if (rt_key_shard(sh, argv[i].ptr, argv[i].len) != owner)
             return -1;
     return (int)owner;

@@ -54,19 +54,15 @@ void hold_free_all(struct rt_shard *sh)
 static bool keys_blocked(struct rt_shard *sh, const struct rt_cmd *cmd, int argc,
                          const rt_str *argv)
 {
-    int first = cmd->keys.first, last = cmd->keys.last, step = cmd->keys.step;
-    if (last < 0)
-        last = argc + last;
-    if (last >= argc)
-        last = argc - 1;
-    if (step < 1)
-        step = 1;
-    if (first < 1 || first > last)
+    struct rt_keyiter it;
+    rt_keys_begin(&it, cmd, argc, argv);
+    int i = rt_keys_next(&it);
+    if (i < 0)
         return false;
     if (lockmgr_whole(sh->locks))
         return true;
     bool write = cmd->flags & RT_CMD_WRITE;
-    for (int i = first; i <= last; i += step)
+    for (; i >= 0; i = rt_keys_next(&it))
         if (lockmgr_conflicts(sh->locks, argv[i].ptr, argv[i].len, write))
             return true;
     return false;

@@ -53,15 +53,10 @@ void rt_txn_lock_shard(struct rt_txn *t, unsigned shard)
 void txn_declare_keys(struct rt_txn *t)
 {
     const struct rt_cmd *cmd = t->cmd;
-    int first = cmd->keys.first, last = cmd->keys.last, step = cmd->keys.step;
-    if (last < 0)
-        last = t->argc + last;
-    if (last >= t->argc)
-        last = t->argc - 1;
-    if (step < 1)
-        step = 1;
+    struct rt_keyiter it;
+    rt_keys_begin(&it, cmd, t->argc, t->argv);
     bool exclusive = cmd->flags & RT_CMD_WRITE;
-    for (int i = first; i >= 1 && i <= last; i += step)
+    for (int i; (i = rt_keys_next(&it)) >= 0;)
         rt_txn_lock_key(t, t->argv[i].ptr, t->argv[i].len, exclusive);
 }
 

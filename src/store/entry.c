@@ -1,6 +1,7 @@
 /* Entries and string values: allocation, encodings (int / embstr / raw), the public
  * entry_* readers, and the dump format used to move a value between shards. */
 #include "store/entry.h"
+#include "store/object.h"
 
 #include <stdlib.h>
 
@@ -87,9 +88,8 @@ void store_ent_free_value(struct entry *e)
             free(ent_ptr(e));
         return;
     default:
-        /* Each aggregate type adds its destructor here when it is introduced. */
-        log_msg(LOG_WARNING, "store: no destructor for value type %d", (int)ent_type(e));
-        abort();
+        store_obj_free(e);
+        return;
     }
 }
 
@@ -304,59 +304,28 @@ size_t entry_str_len(const struct entry *e)
  *   payload  VT_STRING/SE_INT:          the value, zigzag LEB128 varint
  *            VT_STRING/SE_EMBSTR|RAW:   length as LEB128 varint, then the bytes
  * The dump is exactly that long: trailing bytes make it invalid. The encoding is kept on
- * restore so a value's OBJECT ENCODING survives a move between shards. Aggregate types add
- * their own payloads under their type byte. */
-
-static void put_varint(struct buf *out, uint64_t v)
-{
-    char b[10];
-    size_t n = 0;
-    do {
-        unsigned char c = v & 0x7f;
-        v >>= 7;
-        b[n++] = (char)(v ? c | 0x80 : c);
-    } while (v);
-    buf_append(out, b, n);
-}
-
-/* Reads a varint at *p (advancing it); false if truncated or longer than 64 bits. */
-static bool get_varint(const char **p, const char *end, uint64_t *v)
-{
-    uint64_t r = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-        if (*p == end)
-            return false;
-        unsigned c = (unsigned char)*(*p)++;
-        if (shift == 63 && c > 1)
-            return false;
-        r |= (uint64_t)(c & 0x7f) << shift;
-        if (!(c & 0x80)) {
-            *v = r;
-            return true;
-        }
-    }
-    return false;
-}
+ * restore so a value's OBJECT ENCODING survives a move between shards. Aggregates carry
+ * their type's payload (object.h) under their type and encoding bytes. */
 
 void entry_dump(const struct entry *e, struct buf *out)
 {
-    char hdr[2] = {(char)ent_type(e), (char)ent_enc(e)};
     if (ent_type(e) != VT_STRING) {
-        log_msg(LOG_WARNING, "store: no dump format for value type %d", (int)ent_type(e));
-        abort();
+        store_obj_dump(e, out);
+        return;
     }
+    char hdr[2] = {(char)ent_type(e), (char)ent_enc(e)};
     buf_append(out, hdr, sizeof hdr);
     if (ent_enc(e) == SE_INT) {
         int64_t v = int_get(ent_cval(e), e->vlen);
         uint64_t u;
         memcpy(&u, &v, sizeof u);
-        put_varint(out, (u << 1) ^ (v < 0 ? ~(uint64_t)0 : 0));
+        store_put_varint(out, (u << 1) ^ (v < 0 ? ~(uint64_t)0 : 0));
         return;
     }
     char tmp[24];
     size_t len;
     const char *p = entry_str(e, tmp, &len);
-    put_varint(out, len);
+    store_put_varint(out, len);
     buf_append(out, p, len);
 }
 
@@ -366,7 +335,7 @@ bool store_dump_parse(const char *dump, size_t len, struct strval *v)
         return false;
     const char *p = dump + 2, *end = dump + len;
     uint64_t n;
-    if (!get_varint(&p, end, &n))
+    if (!store_get_varint(&p, end, &n))
         return false;
     switch (dump[1]) {
     case SE_INT: {

@@ -8,7 +8,8 @@
  *          20  ttl_pos   index in the store's TTL array (meaningful only with a TTL)
  *          24  klen      key length, or ENT_KLEN_LONG: the length is a uint32 at data[0]
  *          25  tag       top 8 bits of the key's hash: most mismatches fail on it
- *          26  meta      value type (bits 0-2) and string encoding (bits 3-4)
+ *          26  meta      value type (bits 0-2) and encoding (bits 3-5: enum str_enc for
+ *                        strings, enum obj_enc for aggregates)
  *          27  vlen      length of the value area when it is variable (embstr, int)
  *          28  data      [uint32 klen if long] key bytes, then the value area
  *
@@ -17,7 +18,7 @@
  *   SE_INT     the int64 in vlen (1..8) bytes, little-endian, sign-extended on read, so a
  *              small number costs as little as its decimal form would
  *   SE_RAW     a struct rawstr * (8 bytes)
- *   other types (later): a pointer to the type's object (8 bytes)
+ *   aggregates  a pointer to the type's object (8 bytes, see object.h)
  *
  * A key of 13 bytes with a 3-byte value takes 28 + 13 + 3 = 44 bytes: one allocation of
  * jemalloc's 48-byte class. Expiry is checked with one compare (`expire < now`) thanks to
@@ -65,8 +66,9 @@ struct rawstr {
 static inline uint8_t ent_tag(uint64_t h) { return (uint8_t)(h >> 56); }
 
 static inline enum val_type ent_type(const struct entry *e) { return (enum val_type)(e->meta & 7u); }
-static inline enum str_enc ent_enc(const struct entry *e) { return (enum str_enc)((e->meta >> 3) & 3u); }
-static inline void ent_set_meta(struct entry *e, enum val_type t, enum str_enc enc)
+static inline enum str_enc ent_enc(const struct entry *e) { return (enum str_enc)((e->meta >> 3) & 7u); }
+/* enc: an enum str_enc for strings, an enum obj_enc for aggregates. */
+static inline void ent_set_meta(struct entry *e, enum val_type t, unsigned enc)
 {
     e->meta = (uint8_t)((unsigned)t | ((unsigned)enc << 3));
 }
@@ -132,7 +134,7 @@ struct entry *store_ent_alloc(const char *key, size_t klen, uint8_t tag, size_t 
 /* Resize e's value area to varea bytes (the area's contents up to the shorter size are
  * kept). May move the entry: the caller relinks it. */
 struct entry *store_ent_realloc(struct entry *e, size_t varea);
-/* Release what the value owns outside the entry (a raw buffer, later a type's object). */
+/* Release what the value owns outside the entry (a raw buffer, an aggregate's object). */
 void store_ent_free_value(struct entry *e);
 
 /* A string value about to be stored. */
@@ -149,8 +151,16 @@ size_t store_strval_area(const struct strval *v);
 /* Write v into e's value area (which must be store_strval_area(v) bytes) and set meta. */
 void store_strval_put(struct entry *e, const struct strval *v);
 
-/* Parse a dump (see entry_dump); false if malformed. v->p points into the dump. */
+/* Parse a string dump (see entry_dump); false if malformed or not a string. v->p points
+ * into the dump. */
 bool store_dump_parse(const char *dump, size_t len, struct strval *v);
+
+/* ---- object.c ---- */
+/* Free an aggregate's object; append an aggregate's dump (type and encoding bytes, then
+ * the type's payload); rebuild one (NULL if malformed). */
+void store_obj_free(struct entry *e);
+void store_obj_dump(const struct entry *e, struct buf *out);
+void *store_obj_restore(const char *dump, size_t len, enum val_type *t, unsigned *enc);
 
 void *store_xmalloc(size_t n);
 void *store_xrealloc(void *p, size_t n);

@@ -37,6 +37,11 @@ static inline void ttl_moved(struct store *s, struct entry *e)
 }
 void store_ttl_clear(struct store *s);
 
+/* store.c: the entry for key, ready to receive a value whose area is `area` bytes: the
+ * live entry (its old value released, resized if needed) or a new one linked into the
+ * table; *existed tells which. An expired entry counts as absent. */
+struct entry *store_prepare(struct store *s, const char *key, size_t klen, size_t area,
+                            bool *existed);
 /* store.c: unlink the entry *pp points to and free it (value and TTL slot included). */
 void store_unlink_free(struct store *s, struct entry **pp);
 /* Delete the expired entry *pp: call the hook, count it, unlink and free. Starts no resize. */

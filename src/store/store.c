@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "store/internal.h"
+#include "store/object.h"
 
 struct store *store_new(uint64_t seed)
 {
@@ -102,11 +103,9 @@ struct entry *store_find(struct store *s, const char *key, size_t klen, bool tou
 
 /* ---- Writes ---- */
 
-/* The entry for key, ready to receive a value with an area of `area` bytes: the live
- * entry (its old value released, resized if needed) or a new one linked into the table.
- * *existed tells which; an expired entry counts as absent (it is reaped here). */
-static struct entry *prepare(struct store *s, const char *key, size_t klen, size_t area,
-                             bool *existed)
+/* An expired entry met here is reaped. */
+struct entry *store_prepare(struct store *s, const char *key, size_t klen, size_t area,
+                            bool *existed)
 {
     dict_step(&s->d);
     uint64_t h = dict_hash(&s->d, key, klen);
@@ -140,7 +139,7 @@ static struct entry *put_strval(struct store *s, const char *key, size_t klen,
                                 const struct strval *v, int64_t ttl, bool keep_ttl)
 {
     bool existed;
-    struct entry *e = prepare(s, key, klen, store_strval_area(v), &existed);
+    struct entry *e = store_prepare(s, key, klen, store_strval_area(v), &existed);
     store_strval_put(e, v);
     if (!(keep_ttl && existed))
         store_set_expire(s, e, ttl);
@@ -164,6 +163,16 @@ struct entry *store_set_int(struct store *s, const char *key, size_t klen, int64
 bool store_restore(struct store *s, const char *key, size_t klen, const char *dump, size_t len,
                    int64_t ttl)
 {
+    if (len && dump[0] != (char)VT_STRING) {
+        enum val_type t;
+        unsigned enc;
+        void *obj = store_obj_restore(dump, len, &t, &enc);
+        if (!obj)
+            return false;
+        struct entry *e = store_set_obj(s, key, klen, t, (enum obj_enc)enc, obj);
+        store_set_expire(s, e, ttl);
+        return true;
+    }
     struct strval v;
     if (!store_dump_parse(dump, len, &v))
         return false;
