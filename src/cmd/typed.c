@@ -39,11 +39,8 @@ bool arg_double(struct rt_call *call, const rt_str *a, double *v)
 
 bool arg_count(struct rt_call *call, const rt_str *a, int64_t *v)
 {
-    if (!arg_i64(call, a, v))
-        return false;
-    if (*v < 0) {
-        resp_error(call->out, "ERR value is out of range, must be positive");
-        return false;
-    }
-    return true;
+    if (str_to_i64(a->ptr, a->len, v) && *v >= 0)
+        return true;
+    resp_error(call->out, "ERR value is out of range, must be positive");
+    return false;
 }

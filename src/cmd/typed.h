@@ -19,8 +19,9 @@ bool arg_i64(struct rt_call *call, const rt_str *a, int64_t *v);
 /* A float argument (Redis's getDoubleFromObjectOrReply: "ERR value is not a valid
  * float"); false after replying. */
 bool arg_double(struct rt_call *call, const rt_str *a, double *v);
-/* A timeout or count that must be positive: Redis's "ERR value is out of range, must be
- * positive" when negative; false after replying. */
+/* A count that must be positive, as Redis's getPositiveLongFromObjectOrReply: "ERR value
+ * is out of range, must be positive" when negative or not an integer; false after
+ * replying. */
 bool arg_count(struct rt_call *call, const rt_str *a, int64_t *v);
 
 #endif
