@@ -7,7 +7,7 @@
  * the keyspace's dict: every insert / delete / lookup moves a bucket, so no single call
  * pays for a whole resize of a big collection.
  *
- * Node pointers stay valid until the node is deleted or its payload replaced (fd_set
+ * Node pointers stay valid until the node is deleted or its payload replaced (fd_put
  * may reallocate the node). Allocation failure aborts. */
 #ifndef COREKV_STORE_FDICT_H
 #define COREKV_STORE_FDICT_H
@@ -24,11 +24,16 @@ void fd_free(struct fdict *d);
 size_t fd_count(const struct fdict *d);
 /* Bytes allocated by the table and its nodes (for MEMORY USAGE and the benchmarks). */
 size_t fd_mem(const struct fdict *d);
+/* Buckets of both tables, and whether an incremental resize is in progress (statistics,
+ * DEBUG HTSTATS-like output, tests). */
+size_t fd_buckets(const struct fdict *d);
+bool fd_rehashing(const struct fdict *d);
 
 struct fnode *fd_find(struct fdict *d, const char *key, size_t klen);
 /* Insert key with payload val, or replace the payload of an existing key. *created says
- * which. Returns the node. */
-struct fnode *fd_set(struct fdict *d, const char *key, size_t klen, const char *val,
+ * which. Returns the node. (Named fd_put, not fd_set: <sys/select.h>, which <stdlib.h>
+ * pulls in under _GNU_SOURCE, owns the name fd_set.) */
+struct fnode *fd_put(struct fdict *d, const char *key, size_t klen, const char *val,
                      size_t vlen, bool *created);
 /* Insert key only if absent (payload val); returns NULL when it existed. */
 struct fnode *fd_add(struct fdict *d, const char *key, size_t klen, const char *val,
