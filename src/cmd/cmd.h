@@ -61,6 +61,7 @@ extern const struct cmd_def cmd_hashes_table[];
 extern const struct cmd_def cmd_sets_table[];
 extern const struct cmd_def cmd_zsets_table[];
 extern const struct cmd_def cmd_sort_table[];
+extern const struct cmd_def cmd_zsets_algebra_table[];
 
 /* The connection hooks of MULTI/WATCH (multi.c), for struct rt_commands. */
 void multi_client_close(void *shard, struct rt_client *c);

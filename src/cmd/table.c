@@ -33,6 +33,7 @@ static const struct cmd_def *const families[] = {
     cmd_sets_table,
     cmd_zsets_table,
     cmd_sort_table,
+    cmd_zsets_algebra_table,
 };
 
 /* Container commands and their subcommands (named "parent|sub"). */
