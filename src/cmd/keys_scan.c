@@ -7,7 +7,6 @@
  * hence for the keyspace. */
 #include "cmd/keys.h"
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,11 +15,10 @@
 #include "base/clock.h"
 #include "base/glob.h"
 #include "base/numfmt.h"
+#include "cmd/typed.h"
 
 #define SCAN_SHARD_BITS 6 /* RT_MAX_SHARDS == 64 */
 #define SCAN_SHARD_MASK ((1u << SCAN_SHARD_BITS) - 1)
-
-static bool pattern_is_all(const rt_str *p) { return p->len == 1 && p->ptr[0] == '*'; }
 
 static bool pattern_is_literal(const rt_str *p)
 {
@@ -69,7 +67,7 @@ void keys_keys_exec(struct rt_call *call)
         return;
     }
     struct buf tmp = {0};
-    struct keys_ctx k = {.pat = pat, .all = pattern_is_all(pat), .out = &tmp};
+    struct keys_ctx k = {.pat = pat, .all = scan_match_all(pat), .out = &tmp};
     /* Nothing changes the store during the walk, so no key is seen twice. */
     uint64_t cursor = 0;
     do
@@ -138,63 +136,6 @@ void keys_keys_step(struct rt_txn *t, unsigned phase)
 
 /* ---- SCAN ---- */
 
-/* Redis parses the cursor with strtoul on the C string: an optional sign ("-1" wraps
- * around), no leading space, nothing after the digits, no overflow; "" is 0. */
-static bool parse_cursor(const rt_str *a, uint64_t *out)
-{
-    size_t len = keys_cstrlen(a), i = 0;
-    const char *p = a->ptr;
-    *out = 0;
-    if (len == 0)
-        return true;
-    if (isspace((unsigned char)p[0]))
-        return false;
-    bool neg = false;
-    if (p[i] == '+' || p[i] == '-')
-        neg = p[i++] == '-';
-    if (i == len)
-        return false;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = neg ? (uint64_t)0 - v : v;
-    return true;
-}
-
-/* SCAN's options; the last of each kind wins. */
-struct scan_opts {
-    const rt_str *match, *count, *type;
-    int64_t count_v;
-};
-
-static const char *parse_scan_opts(const rt_str *argv, int argc, int first, struct scan_opts *o)
-{
-    o->count_v = 10;
-    for (int i = first; i < argc; i += 2) {
-        bool more = argc - i >= 2;
-        if (more && arg_is(&argv[i], "count")) {
-            if (!str_to_i64(argv[i + 1].ptr, argv[i + 1].len, &o->count_v))
-                return ERR_NOT_INT;
-            if (o->count_v < 1)
-                return ERR_SYNTAX;
-            o->count = &argv[i + 1];
-        } else if (more && arg_is(&argv[i], "match")) {
-            o->match = &argv[i + 1];
-        } else if (more && arg_is(&argv[i], "type")) {
-            o->type = &argv[i + 1];
-        } else {
-            return ERR_SYNTAX;
-        }
-    }
-    return NULL;
-}
-
 /* Across phases: where the scan is, and the keys gathered so far. A shard that
  * finishes its table before COUNT keys were gathered hands over to the next shard in
  * the same call, so a small keyspace still comes back in one reply as with Redis. The
@@ -245,26 +186,26 @@ void keys_scan_step(struct rt_txn *t, unsigned phase)
 
     if (phase == 0) {
         uint64_t cursor;
-        if (!parse_cursor(&argv[1], &cursor)) {
-            keys_finish_error(t, "ERR invalid cursor");
+        if (!scan_cursor_parse(&argv[1], &cursor)) {
+            keys_finish_error(t, ERR_INVALID_CURSOR);
             return;
         }
         /* The options point into the command's own arguments, which live as long as
          * the transaction. */
-        const char *err = parse_scan_opts(argv, argc, 2, &st->o);
+        const char *err = scan_opts_parse(argv, argc, 2, true, &st->o);
         if (err) {
             keys_finish_error(t, err);
             return;
         }
         st->shard = (unsigned)(cursor & SCAN_SHARD_MASK);
         if (st->shard >= nshards) {
-            keys_finish_error(t, "ERR invalid cursor");
+            keys_finish_error(t, ERR_INVALID_CURSOR);
             return;
         }
         /* A pattern whose matches all live on one shard scans only that shard. */
         unsigned pin;
         const rt_str *m = st->o.match;
-        if (m && !pattern_is_all(m) && keys_pattern_shard(sh, m->ptr, m->len, &pin)) {
+        if (m && !scan_match_all(m) && keys_pattern_shard(sh, m->ptr, m->len, &pin)) {
             if (cursor == 0)
                 st->shard = pin;
             st->pinned = st->shard == pin;
@@ -302,13 +243,8 @@ void keys_scan_step(struct rt_txn *t, unsigned phase)
         next = (local << SCAN_SHARD_BITS) | st->shard;
     else
         next = last ? 0 : st->shard + 1;
-    char nbuf[24];
-    int nlen = snprintf(nbuf, sizeof nbuf, "%" PRIu64, next);
     struct buf *b = rt_txn_scratch(t);
-    resp_array(b, 2);
-    resp_bulk(b, nbuf, (size_t)nlen);
-    resp_array(b, (int64_t)st->nkeys);
-    buf_append(b, st->keys.data, st->keys.len);
+    scan_reply(b, next, (int64_t)st->nkeys, &st->keys);
     buf_free(&st->keys);
     rt_txn_finish(t, b->data, b->len);
 }
@@ -349,18 +285,18 @@ void keys_iscan_exec(struct rt_call *call)
     struct cmd_shard *cs = cmd_shard(call);
     uint64_t cursor;
     if (!str_to_u64(call->argv[1].ptr, call->argv[1].len, &cursor)) {
-        resp_error(call->out, "ERR invalid cursor");
+        resp_error(call->out, ERR_INVALID_CURSOR);
         return;
     }
     struct scan_opts o = {0};
-    const char *err = parse_scan_opts(call->argv, call->argc, 2, &o);
+    const char *err = scan_opts_parse(call->argv, call->argc, 2, true, &o);
     if (err) {
         resp_error(call->out, err);
         return;
     }
     struct buf tmp = {0};
     struct iscan_ctx c = {.store = cs->store, .type = o.type, .out = &tmp};
-    if (o.match && !pattern_is_all(o.match))
+    if (o.match && !scan_match_all(o.match))
         c.match = o.match;
     if (o.type)
         c.type_len = keys_cstrlen(o.type);
@@ -370,12 +306,7 @@ void keys_iscan_exec(struct rt_call *call)
         cursor = store_scan(cs->store, cursor, 1, iscan_visit, &c);
     while (cursor && budget-- && c.seen < count);
 
-    char nbuf[24];
-    int nlen = snprintf(nbuf, sizeof nbuf, "%" PRIu64, cursor);
-    resp_array(call->out, 2);
-    resp_bulk(call->out, nbuf, (size_t)nlen);
-    resp_array(call->out, c.n);
-    buf_append(call->out, tmp.data, tmp.len);
+    scan_reply(call->out, cursor, c.n, &tmp);
     buf_free(&tmp);
 }
 

@@ -6,26 +6,11 @@
  * before the key is looked up decides which error a client sees when several apply.
  * Reads use read lookups (keyspace hits/misses), writes use write lookups. The list
  * object API is store/list.h; encodings convert there. */
+#include "cmd/lists.h"
+
 #include <limits.h>
 
 #include "base/numfmt.h"
-#include "cmd/cmd.h"
-#include "cmd/typed.h"
-#include "store/list.h"
-
-/* lists_move.c */
-void lists_lmove_exec(struct rt_call *call);
-void lists_lmove_step(struct rt_txn *t, unsigned phase);
-void lists_rpoplpush_exec(struct rt_call *call);
-void lists_rpoplpush_step(struct rt_txn *t, unsigned phase);
-void lists_lmpop_exec(struct rt_call *call);
-void lists_lmpop_step(struct rt_txn *t, unsigned phase);
-void lists_itype_exec(struct rt_call *call);
-void lists_ipop_exec(struct rt_call *call);
-void lists_ipush_exec(struct rt_call *call);
-
-/* A list_elem_fn that appends the element as a bulk reply to a struct buf. */
-static void reply_elem(void *out, const char *s, size_t len) { resp_bulk(out, s, len); }
 
 /* ---- Pushes ---- */
 
@@ -88,10 +73,8 @@ static void pop_generic(struct rt_call *call, enum list_end where)
     int64_t count = 0;
     /* Redis's getPositiveLongFromObjectOrReply: one message for a negative count and
      * for one that is not an integer. */
-    if (hascount && (!str_to_i64(call->argv[2].ptr, call->argv[2].len, &count) || count < 0)) {
-        resp_error(call->out, "ERR value is out of range, must be positive");
+    if (hascount && !arg_count(call, &call->argv[2], &count))
         return;
-    }
     struct entry *e;
     int r = key_typed(call, k, VT_LIST, true, &e);
     if (r < 0)
@@ -108,12 +91,12 @@ static void pop_generic(struct rt_call *call, enum list_end where)
         return;
     }
     if (!hascount) {
-        list_pop(e, where, 1, reply_elem, call->out);
+        list_pop(e, where, 1, lists_reply_elem, call->out);
     } else {
         size_t len = list_len(e);
         size_t n = (uint64_t)count < len ? (size_t)count : len;
         resp_array(call->out, (int64_t)n);
-        list_pop(e, where, n, reply_elem, call->out);
+        list_pop(e, where, n, lists_reply_elem, call->out);
     }
     popped(cs, k, e, where);
 }
@@ -145,28 +128,8 @@ static void lindex_exec(struct rt_call *call)
     }
     if (!arg_i64(call, &call->argv[2], &index))
         return;
-    if (!list_index(e, index, reply_elem, call->out))
+    if (!list_index(e, index, lists_reply_elem, call->out))
         resp_null(call->out, call->proto);
-}
-
-/* Redis's range normalisation (LRANGE, LTRIM): negative indexes count from the end;
- * false when the range is empty, else [*start, *end] within the list. */
-static bool norm_range(int64_t start, int64_t end, size_t llen, size_t *s, size_t *e)
-{
-    int64_t len = (int64_t)llen;
-    if (start < 0)
-        start = len + start;
-    if (end < 0)
-        end = len + end;
-    if (start < 0)
-        start = 0;
-    if (start > end || start >= len)
-        return false;
-    if (end >= len)
-        end = len - 1;
-    *s = (size_t)start;
-    *e = (size_t)end;
-    return true;
 }
 
 static void lrange_exec(struct rt_call *call)
@@ -179,12 +142,12 @@ static void lrange_exec(struct rt_call *call)
     if (r < 0)
         return;
     size_t s, t;
-    if (!e || !norm_range(start, end, list_len(e), &s, &t)) {
+    if (!e || !index_range(start, end, list_len(e), &s, &t)) {
         resp_array(call->out, 0);
         return;
     }
     resp_array(call->out, (int64_t)(t - s + 1));
-    list_range(e, s, t - s + 1, false, reply_elem, call->out);
+    list_range(e, s, t - s + 1, false, lists_reply_elem, call->out);
 }
 
 /* LPOS key element [RANK rank] [COUNT num-matches] [MAXLEN len] */
@@ -223,13 +186,8 @@ static void lpos_exec(struct rt_call *call)
         bool more = j < call->argc - 1;
         if (arg_is(&argv[j], "rank") && more) {
             j++;
-            if (!arg_i64(call, &argv[j], &st.rank))
+            if (!arg_i64_range(call, &argv[j], -INT64_MAX, INT64_MAX, &st.rank))
                 return;
-            if (st.rank == INT64_MIN) {
-                resp_error(call->out, "ERR value is out of range, value must between "
-                                      "-9223372036854775807 and 9223372036854775807");
-                return;
-            }
             if (st.rank == 0) {
                 resp_error(call->out, ERR_RANK_ZERO);
                 return;
@@ -382,7 +340,7 @@ static void ltrim_exec(struct rt_call *call)
     }
     size_t llen = list_len(e), s, t;
     size_t ltrim = llen, rtrim = 0;
-    if (norm_range(start, end, llen, &s, &t)) {
+    if (index_range(start, end, llen, &s, &t)) {
         ltrim = s;
         rtrim = llen - t - 1;
     }

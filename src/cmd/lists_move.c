@@ -18,26 +18,13 @@
  *                                      the list's element at that end | nil]
  *   __lpop key LEFT|RIGHT count   -> *n [elements popped], with Redis's pop events
  *   __lpush key LEFT|RIGHT value  -> :length, creating the list if needed */
+#include "cmd/lists.h"
+
 #include <limits.h>
 
 #include "base/numfmt.h"
-#include "cmd/cmd.h"
-#include "cmd/typed.h"
-#include "store/list.h"
-
-void lists_lmove_exec(struct rt_call *call);
-void lists_lmove_step(struct rt_txn *t, unsigned phase);
-void lists_rpoplpush_exec(struct rt_call *call);
-void lists_rpoplpush_step(struct rt_txn *t, unsigned phase);
-void lists_lmpop_exec(struct rt_call *call);
-void lists_lmpop_step(struct rt_txn *t, unsigned phase);
-void lists_itype_exec(struct rt_call *call);
-void lists_ipop_exec(struct rt_call *call);
-void lists_ipush_exec(struct rt_call *call);
 
 enum { TYPE_NONE = 0, TYPE_LIST = 1, TYPE_OTHER = 2 };
-
-static void reply_elem(void *out, const char *s, size_t len) { resp_bulk(out, s, len); }
 
 static void copy_elem(void *out, const char *s, size_t len) { buf_append(out, s, len); }
 
@@ -84,22 +71,6 @@ static void push_one(struct cmd_shard *cs, const rt_str *k, struct entry *e,
     list_grow(e, len, 1);
     list_push(e, where, s, len);
     cmd_key_written(cs, k->ptr, k->len, where == LIST_HEAD ? "lpush" : "rpush");
-}
-
-static void finish_error(struct rt_txn *t, const char *msg)
-{
-    struct buf *b = rt_txn_scratch(t);
-    resp_error(b, msg);
-    rt_txn_finish(t, b->data, b->len);
-}
-
-/* A part's reply that is not what the protocol promises: pass an error on, or fail. */
-static void finish_bad_reply(struct rt_txn *t, rt_str r)
-{
-    if (r.len && r.ptr[0] == '-')
-        rt_txn_finish(t, r.ptr, r.len);
-    else
-        finish_error(t, "ERR internal error");
 }
 
 /* Reads a __ltype reply: its type code, and the element (str NULL when nil). */
@@ -181,7 +152,7 @@ static void move_step(struct rt_txn *t, unsigned phase, bool lmove)
         st->from = LIST_TAIL;
         st->to = LIST_HEAD;
         if (lmove && (!parse_end(&argv[3], &st->from) || !parse_end(&argv[4], &st->to))) {
-            finish_error(t, ERR_SYNTAX);
+            txn_finish_error(t, ERR_SYNTAX);
             return;
         }
         struct rt_shard *sh = rt_txn_shard(t);
@@ -198,11 +169,11 @@ static void move_step(struct rt_txn *t, unsigned phase, bool lmove)
         struct resp_val elem, delem;
         rt_str rs = rt_txn_result(t, 0), rd = rt_txn_result(t, 1);
         if (!read_type(rs, &stype, &elem)) {
-            finish_bad_reply(t, rs);
+            txn_finish_bad(t, rs);
             return;
         }
         if (!read_type(rd, &dtype, &delem)) {
-            finish_bad_reply(t, rd);
+            txn_finish_bad(t, rd);
             return;
         }
         if (stype == TYPE_NONE) {
@@ -212,7 +183,7 @@ static void move_step(struct rt_txn *t, unsigned phase, bool lmove)
             return;
         }
         if (stype != TYPE_LIST || dtype == TYPE_OTHER || !elem.str) {
-            finish_error(t, ERR_WRONGTYPE);
+            txn_finish_error(t, ERR_WRONGTYPE);
             return;
         }
         rt_str push[4] = {{"__lpush", 7}, *dst, end_word(st->to), {elem.str, elem.len}};
@@ -226,13 +197,13 @@ static void move_step(struct rt_txn *t, unsigned phase, bool lmove)
         size_t pos = 0;
         struct resp_val v, arr, el;
         if (!resp_read(rp.ptr, rp.len, &pos, &v) || v.type != RESP_INT) {
-            finish_bad_reply(t, rp);
+            txn_finish_bad(t, rp);
             return;
         }
         pos = 0;
         if (!resp_read(ro.ptr, ro.len, &pos, &arr) || arr.type != RESP_ARRAY || arr.n != 1 ||
             !resp_read(ro.ptr, ro.len, &pos, &el) || el.type != RESP_BULK || el.n < 0) {
-            finish_bad_reply(t, ro);
+            txn_finish_bad(t, ro);
             return;
         }
         struct buf *b = rt_txn_scratch(t);
@@ -302,7 +273,7 @@ void lists_lmpop_exec(struct rt_call *call)
         resp_array(call->out, 2);
         resp_bulk(call->out, k->ptr, k->len);
         resp_array(call->out, (int64_t)n);
-        list_pop(e, a.where, n, reply_elem, call->out);
+        list_pop(e, a.where, n, lists_reply_elem, call->out);
         popped(cs, k, e, a.where);
         return;
     }
@@ -324,7 +295,7 @@ void lists_lmpop_step(struct rt_txn *t, unsigned phase)
     case 0: {
         const char *err = parse_mpop(argv, argc, &st->a);
         if (err) {
-            finish_error(t, err);
+            txn_finish_error(t, err);
             return;
         }
         /* One part per key, so result i is key i (parts to one shard travel together). */
@@ -341,13 +312,13 @@ void lists_lmpop_step(struct rt_txn *t, unsigned phase)
             int64_t type;
             struct resp_val elem;
             if (!read_type(r, &type, &elem)) {
-                finish_bad_reply(t, r);
+                txn_finish_bad(t, r);
                 return;
             }
             if (type == TYPE_NONE)
                 continue;
             if (type != TYPE_LIST) {
-                finish_error(t, ERR_WRONGTYPE);
+                txn_finish_error(t, ERR_WRONGTYPE);
                 return;
             }
             const rt_str *k = &argv[2 + i];
@@ -368,7 +339,7 @@ void lists_lmpop_step(struct rt_txn *t, unsigned phase)
         size_t pos = 0;
         struct resp_val arr;
         if (!resp_read(r.ptr, r.len, &pos, &arr) || arr.type != RESP_ARRAY || arr.n < 1) {
-            finish_bad_reply(t, r);
+            txn_finish_bad(t, r);
             return;
         }
         /* The part's reply is an array of bulks: the same bytes in RESP2 and RESP3. */
@@ -406,7 +377,7 @@ void lists_itype_exec(struct rt_call *call)
         resp_null(call->out, 2);
     } else {
         resp_int(call->out, TYPE_LIST);
-        if (!list_peek(e, where, reply_elem, call->out))
+        if (!list_peek(e, where, lists_reply_elem, call->out))
             resp_null(call->out, 2);
     }
 }
@@ -433,7 +404,7 @@ void lists_ipop_exec(struct rt_call *call)
     size_t len = list_len(e);
     size_t n = (uint64_t)count < len ? (size_t)count : len;
     resp_array(call->out, (int64_t)n);
-    list_pop(e, where, n, reply_elem, call->out);
+    list_pop(e, where, n, lists_reply_elem, call->out);
     popped(cs, k, e, where);
 }
 

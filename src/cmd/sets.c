@@ -1,51 +1,15 @@
 /* The set commands on one key: SADD SREM SCARD SISMEMBER SMISMEMBER SMEMBERS SPOP
  * SRANDMEMBER SSCAN, and the family's table (the multi-key commands and SMOVE live in
- * sets_algebra.c). Semantics, replies and keyspace events follow Redis 7.2's t_set.c;
- * the set object and its encodings are store/set.h. */
-#include <inttypes.h>
-#include <stdio.h>
-#include <stdlib.h>
+ * sets_algebra.c and sets_step.c; see sets.h). Semantics, replies and keyspace events
+ * follow Redis 7.2's t_set.c; the set object and its encodings are store/set.h. */
+#include "cmd/sets.h"
 
 #include "base/glob.h"
-#include "base/numfmt.h"
-#include "cmd/cmd.h"
-#include "cmd/typed.h"
-#include "store/set.h"
-
-/* Handlers defined in sets_algebra.c (the family has no private header: only these two
- * files share them). */
-void sets_sinter_exec(struct rt_call *call);
-void sets_sinter_step(struct rt_txn *t, unsigned phase);
-void sets_sintercard_exec(struct rt_call *call);
-void sets_sintercard_step(struct rt_txn *t, unsigned phase);
-void sets_sinterstore_exec(struct rt_call *call);
-void sets_sinterstore_step(struct rt_txn *t, unsigned phase);
-void sets_sunion_exec(struct rt_call *call);
-void sets_sunion_step(struct rt_txn *t, unsigned phase);
-void sets_sunionstore_exec(struct rt_call *call);
-void sets_sunionstore_step(struct rt_txn *t, unsigned phase);
-void sets_sdiff_exec(struct rt_call *call);
-void sets_sdiff_step(struct rt_txn *t, unsigned phase);
-void sets_sdiffstore_exec(struct rt_call *call);
-void sets_sdiffstore_step(struct rt_txn *t, unsigned phase);
-void sets_smove_exec(struct rt_call *call);
-void sets_smove_step(struct rt_txn *t, unsigned phase);
-
-/* Shared with sets_algebra.c (defined below). */
-bool sets_load(struct rt_call *call, const rt_str *keys, int n, bool read, struct set_val *out);
-void sets_store_result(struct rt_call *call, const rt_str *dst, struct set_val *s,
-                       const char *event);
-extern const char *const sets_store_events[3];
 
 /* SRANDMEMBER with a negative count answers |count| members with repeats. Redis streams
  * them until the client is dropped; corekv builds a reply in memory, so it refuses a
  * reply of more members than this rather than allocate without bound. */
 #define SRAND_MAX_REPEATS (1L << 24)
-
-static struct set_val set_of(const struct entry *e)
-{
-    return (struct set_val){entry_obj(e), entry_obj_enc(e)};
-}
 
 static void reply_elem(struct buf *out, const struct set_elem *e)
 {
@@ -143,16 +107,6 @@ static void smismember_exec(struct rt_call *call)
         resp_int(call->out, r && set_has(&s, call->argv[j].ptr, call->argv[j].len));
 }
 
-static void reply_all(struct buf *out, struct set_val *s)
-{
-    struct set_iter it;
-    struct set_elem m;
-    set_iter_init(&it, s);
-    while (set_iter_next(&it, &m))
-        reply_elem(out, &m);
-    set_iter_done(&it);
-}
-
 static void smembers_exec(struct rt_call *call)
 {
     struct entry *e;
@@ -165,20 +119,10 @@ static void smembers_exec(struct rt_call *call)
     }
     struct set_val s = set_of(e);
     resp_set(call->out, (int64_t)set_card(&s), call->proto);
-    reply_all(call->out, &s);
+    sets_reply_members(call->out, &s);
 }
 
 /* ---- SPOP ---- */
-
-/* SPOP's count: Redis's getPositiveLongFromObjectOrReply, whose one message covers both
- * a non-integer and a negative value. */
-static bool spop_count(struct rt_call *call, const rt_str *a, int64_t *v)
-{
-    if (str_to_i64(a->ptr, a->len, v) && *v >= 0)
-        return true;
-    resp_error(call->out, "ERR value is out of range, must be positive");
-    return false;
-}
 
 /* The whole set as SPOP's "count >= size" case replies it: Redis collects it into a new
  * set first (SUNION of one key), so a listpack of integers comes out sorted. */
@@ -192,7 +136,7 @@ static void reply_as_union(struct buf *out, struct set_val *s, int proto)
         set_add_elem(&u, &m);
     set_iter_done(&it);
     resp_set(out, (int64_t)set_card(&u), proto);
-    reply_all(out, &u);
+    sets_reply_members(out, &u);
     set_free(&u);
 }
 
@@ -247,7 +191,7 @@ static void spop_some(struct rt_call *call, struct entry *e, struct set_val *s, 
             set_add_elem(&keep, &m);
             free(heap);
         }
-        reply_all(out, s);
+        sets_reply_members(out, s);
     }
     set_free(s);
     entry_set_obj(e, keep.enc, keep.o);
@@ -263,7 +207,9 @@ static void spop_exec(struct rt_call *call)
     }
     int64_t count = 1;
     bool with_count = call->argc == 3;
-    if (with_count && !spop_count(call, &call->argv[2], &count))
+    /* Redis's getPositiveLongFromObjectOrReply: one message covers both a non-integer
+     * and a negative value. */
+    if (with_count && !arg_count(call, &call->argv[2], &count))
         return;
     struct entry *e;
     int r = key_typed(call, k, VT_SET, true, &e);
@@ -349,13 +295,8 @@ static void srandmember_exec(struct rt_call *call)
     }
     int64_t l = 0;
     if (call->argc == 3) {
-        if (!arg_i64(call, &call->argv[2], &l))
+        if (!arg_i64_range(call, &call->argv[2], -INT64_MAX, INT64_MAX, &l))
             return;
-        if (l == INT64_MIN) {
-            resp_error(call->out, "ERR value is out of range, value must between "
-                                  "-9223372036854775807 and 9223372036854775807");
-            return;
-        }
     }
     struct entry *e;
     int r = key_typed(call, &call->argv[1], VT_SET, false, &e);
@@ -394,43 +335,13 @@ static void srandmember_exec(struct rt_call *call)
     }
     if (count >= size) {
         resp_array(call->out, (int64_t)size);
-        reply_all(call->out, &s);
+        sets_reply_members(call->out, &s);
         return;
     }
     srand_distinct(call->out, &s, (size_t)count);
 }
 
 /* ---- SSCAN ---- */
-
-/* Redis parses a SCAN cursor with strtoul on the C string: an optional sign ("-1" wraps
- * around), no leading space, digits to the end, no overflow. */
-static bool parse_cursor(const rt_str *a, uint64_t *out)
-{
-    const char *nul = memchr(a->ptr, '\0', a->len);
-    size_t len = nul ? (size_t)(nul - a->ptr) : a->len, i = 0;
-    const char *p = a->ptr;
-    *out = 0;
-    if (len == 0)
-        return true;
-    if (p[0] == ' ' || (p[0] >= '\t' && p[0] <= '\r'))
-        return false;
-    bool neg = false;
-    if (p[i] == '+' || p[i] == '-')
-        neg = p[i++] == '-';
-    if (i == len)
-        return false;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = neg ? (uint64_t)0 - v : v;
-    return true;
-}
 
 struct sscan_ctx {
     const rt_str *match; /* NULL: every member */
@@ -457,46 +368,20 @@ static void sscan_node(const struct fnode *nd, void *arg)
 static void sscan_exec(struct rt_call *call)
 {
     uint64_t cursor;
-    if (!parse_cursor(&call->argv[2], &cursor)) {
-        resp_error(call->out, "ERR invalid cursor");
-        return;
-    }
     struct entry *e;
-    int r = key_typed(call, &call->argv[1], VT_SET, false, &e);
-    if (r < 0)
+    struct scan_opts o;
+    if (!scan_key_start(call, VT_SET, &e, &cursor, &o))
         return;
-    if (r == 0) {
-        /* Redis answers a missing key before it reads the options. */
-        buf_append(call->out, "*2\r\n$1\r\n0\r\n*0\r\n", 15);
-        return;
-    }
-    struct sscan_ctx c = {0};
-    int64_t count = 10;
-    for (int i = 3; i < call->argc; i += 2) {
-        bool more = call->argc - i >= 2;
-        if (more && arg_is(&call->argv[i], "count")) {
-            if (!arg_i64(call, &call->argv[i + 1], &count))
-                goto done;
-            if (count < 1) {
-                resp_error(call->out, ERR_SYNTAX);
-                goto done;
-            }
-        } else if (more && arg_is(&call->argv[i], "match")) {
-            const rt_str *p = &call->argv[i + 1];
-            c.match = p->len == 1 && p->ptr[0] == '*' ? NULL : p;
-        } else {
-            resp_error(call->out, ERR_SYNTAX);
-            goto done;
-        }
-    }
+    struct sscan_ctx c = {.match = o.match && !scan_match_all(o.match) ? o.match : NULL};
+    uint64_t count = (uint64_t)o.count_v;
     struct set_val s = set_of(e);
     if (s.enc == OBJ_HASHTABLE) {
         /* As Redis: visit buckets until COUNT members were seen or 10 * COUNT buckets
          * were visited, or the table is done. */
-        uint64_t budget = (uint64_t)count > UINT64_MAX / 10 ? UINT64_MAX : (uint64_t)count * 10;
+        uint64_t budget = count > UINT64_MAX / 10 ? UINT64_MAX : count * 10;
         do
             cursor = fd_scan(s.o, cursor, sscan_node, &c);
-        while (cursor && budget-- && c.seen < (uint64_t)count);
+        while (cursor && budget-- && c.seen < count);
     } else {
         /* A compact set is returned whole, with cursor 0, whatever the cursor given. */
         struct set_iter it;
@@ -507,218 +392,8 @@ static void sscan_exec(struct rt_call *call)
         set_iter_done(&it);
         cursor = 0;
     }
-    char nbuf[24];
-    int nlen = snprintf(nbuf, sizeof nbuf, "%" PRIu64, cursor);
-    resp_array(call->out, 2);
-    resp_bulk(call->out, nbuf, (size_t)nlen);
-    resp_array(call->out, (int64_t)c.n);
-    buf_append(call->out, c.out.data, c.out.len);
-done:
+    scan_reply(call->out, cursor, (int64_t)c.n, &c.out);
     buf_free(&c.out);
-}
-
-/* ---- Shared with sets_algebra.c ---- */
-
-static void *xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p)
-        abort();
-    return p;
-}
-
-/* The sets named by keys[0..n) into out[] (o NULL: missing). false after replying
- * WRONGTYPE for the first key, in order, that holds another type (Redis checks every
- * key before it computes anything). read: count keyspace hits/misses. */
-bool sets_load(struct rt_call *call, const rt_str *keys, int n, bool read, struct set_val *out)
-{
-    for (int i = 0; i < n; i++) {
-        struct entry *e;
-        int r = key_typed(call, &keys[i], VT_SET, !read, &e);
-        if (r < 0)
-            return false;
-        out[i] = r ? set_of(e) : (struct set_val){0};
-    }
-    return true;
-}
-
-const char *const sets_store_events[3] = {"sinterstore", "sunionstore", "sdiffstore"};
-
-/* Replace dst with s (taking it), or delete dst when s is empty (Redis: "del" only when
- * something was deleted); reply the count. */
-void sets_store_result(struct rt_call *call, const rt_str *dst, struct set_val *s,
-                       const char *event)
-{
-    struct cmd_shard *cs = cmd_shard(call);
-    size_t n = s->o ? set_card(s) : 0;
-    if (n) {
-        store_set_obj(cs->store, dst->ptr, dst->len, VT_SET, s->enc, s->o);
-        cmd_key_written(cs, dst->ptr, dst->len, event);
-    } else {
-        set_free(s);
-        if (store_delete(cs->store, dst->ptr, dst->len))
-            cmd_key_written(cs, dst->ptr, dst->len, "del");
-    }
-    resp_int(call->out, (int64_t)n);
-}
-
-/* ---- Parts of the multi-shard steps (sets_algebra.c describes them) ---- */
-
-/* __scard R|W key... */
-static void iscard_exec(struct rt_call *call)
-{
-    int n = call->argc - 2;
-    struct set_val *sets = xcalloc((size_t)n, sizeof *sets);
-    if (sets_load(call, call->argv + 2, n, arg_is(&call->argv[1], "r"), sets)) {
-        resp_array(call->out, n);
-        for (int i = 0; i < n; i++)
-            resp_int(call->out, sets[i].o ? (int64_t)set_card(&sets[i]) : -1);
-    }
-    free(sets);
-}
-
-/* __sclass key */
-static void isclass_exec(struct rt_call *call)
-{
-    struct set_val s;
-    if (sets_load(call, call->argv + 1, 1, false, &s))
-        resp_int(call->out, s.o ? (int64_t)set_build_enc(&s) : -1);
-}
-
-struct collect {
-    struct buf out;
-    int64_t n;
-};
-
-static bool collect_reply(void *arg, struct set_elem *m)
-{
-    struct collect *c = arg;
-    reply_elem(&c->out, m);
-    c->n++;
-    return true;
-}
-
-/* __sop INTER|UNION|DIFF key...  or  __sop DIFFM nkeys key... member... (the local
- * difference, minus the members given: the other owners' sets). */
-static void iop_exec(struct rt_call *call)
-{
-    const rt_str *op = &call->argv[1];
-    int n = call->argc - 2, first = 2;
-    bool inter = arg_is(op, "inter"), diffm = arg_is(op, "diffm");
-    bool diff = diffm || arg_is(op, "diff");
-    int64_t nk = 0;
-    if (diffm && (!str_to_i64(call->argv[2].ptr, call->argv[2].len, &nk) || nk < 1 ||
-                  nk > call->argc - 3)) {
-        resp_error(call->out, ERR_SYNTAX);
-        return;
-    }
-    if (diffm) {
-        n = (int)nk;
-        first = 3;
-    }
-    if (!inter && !diff && !arg_is(op, "union")) {
-        resp_error(call->out, ERR_SYNTAX);
-        return;
-    }
-    struct set_val *sets = xcalloc((size_t)n, sizeof *sets);
-    if (!sets_load(call, call->argv + first, n, false, sets)) {
-        free(sets);
-        return;
-    }
-    if (inter) {
-        struct collect c = {0};
-        bool missing = false;
-        for (int i = 0; i < n; i++)
-            missing |= !sets[i].o;
-        if (!missing)
-            set_inter_walk(sets, n, collect_reply, &c);
-        resp_array(call->out, c.n);
-        buf_append(call->out, c.out.data, c.out.len);
-        buf_free(&c.out);
-    } else {
-        struct set_val d = set_union_diff(sets, n, diff);
-        for (int j = first + n; diffm && j < call->argc && set_card(&d); j++)
-            set_remove(&d, call->argv[j].ptr, call->argv[j].len);
-        resp_array(call->out, (int64_t)set_card(&d));
-        reply_all(call->out, &d);
-        set_free(&d);
-    }
-    free(sets);
-}
-
-/* __sprobe ALL|ANY nkeys key... member... */
-static void iprobe_exec(struct rt_call *call)
-{
-    bool all = arg_is(&call->argv[1], "all");
-    int64_t nk;
-    if ((!all && !arg_is(&call->argv[1], "any")) ||
-        !str_to_i64(call->argv[2].ptr, call->argv[2].len, &nk) || nk < 1 ||
-        nk > call->argc - 3) {
-        resp_error(call->out, ERR_SYNTAX);
-        return;
-    }
-    int n = (int)nk, first = 3 + n;
-    struct set_val *sets = xcalloc((size_t)n, sizeof *sets);
-    if (sets_load(call, call->argv + 3, n, false, sets)) {
-        size_t nm = (size_t)(call->argc - first);
-        char *flags = xcalloc(nm, 1);
-        for (size_t i = 0; i < nm; i++) {
-            const rt_str *m = &call->argv[first + (int)i];
-            bool hit = all;
-            for (int j = 0; j < n; j++) {
-                bool has = sets[j].o && set_has(&sets[j], m->ptr, m->len);
-                if (all ? !has : has) {
-                    hit = !all;
-                    break;
-                }
-            }
-            flags[i] = hit ? '1' : '0';
-        }
-        resp_bulk(call->out, flags, nm);
-        free(flags);
-    }
-    free(sets);
-}
-
-/* __sstore dst event auto|intset|listpack|hashtable member... */
-static void istore_exec(struct rt_call *call)
-{
-    const char *event = NULL;
-    for (size_t i = 0; i < 3; i++)
-        if (arg_is(&call->argv[2], sets_store_events[i]))
-            event = sets_store_events[i];
-    static const char *const encs[] = {"auto", "intset", "listpack", "hashtable"};
-    int which = -1;
-    for (int i = 0; i < 4; i++)
-        if (arg_is(&call->argv[3], encs[i]))
-            which = i;
-    if (!event || which < 0) {
-        resp_error(call->out, ERR_SYNTAX);
-        return;
-    }
-    struct set_val d = {0};
-    if (call->argc > 4) {
-        d = set_new(OBJ_INTSET, 0);
-        for (int j = 4; j < call->argc; j++)
-            set_add(&d, call->argv[j].ptr, call->argv[j].len);
-        /* A forced encoding (SDIFFSTORE's "add the first set, then remove" plan) is one
-         * the members fit: an intset only when they are all integers. */
-        if (which == 1)
-            set_maybe_to_intset(&d);
-        else if (which == 2)
-            set_convert(&d, OBJ_LISTPACK);
-        else if (which == 3)
-            set_convert(&d, OBJ_HASHTABLE);
-    }
-    sets_store_result(call, &call->argv[1], &d, event);
-}
-
-/* __sismember key member */
-static void iismember_exec(struct rt_call *call)
-{
-    struct set_val s;
-    if (sets_load(call, call->argv + 1, 1, false, &s))
-        resp_int(call->out, s.o ? set_has(&s, call->argv[2].ptr, call->argv[2].len) : -1);
 }
 
 /* ---- The table ---- */
@@ -801,19 +476,19 @@ const struct cmd_def cmd_sets_table[] = {
      "O(1) for every call. O(N) for a complete iteration, including enough command calls for "
      "the cursor to return back to 0. N is the number of elements inside the collection.."},
 
-    /* Parts of multi-shard steps (sets_algebra.c). */
-    {"__scard", -3, "readonly", "@read @set", ROUTE_INTERNAL("__scard", KEYS_FROM2, iscard_exec),
+    /* Parts of multi-shard steps (sets_parts.c). */
+    {"__scard", -3, "readonly", "@read @set", ROUTE_INTERNAL("__scard", KEYS_FROM2, sets_iscard_exec),
      "set", "", "", ""},
     {"__sclass", 2, "readonly", "@read @set",
-     ROUTE_INTERNAL("__sclass", KEYS_ONE, isclass_exec), "set", "", "", ""},
-    {"__sop", -3, "readonly", "@read @set", ROUTE_INTERNAL("__sop", KEYS_FROM2, iop_exec),
+     ROUTE_INTERNAL("__sclass", KEYS_ONE, sets_isclass_exec), "set", "", "", ""},
+    {"__sop", -3, "readonly", "@read @set", ROUTE_INTERNAL("__sop", KEYS_FROM2, sets_iop_exec),
      "set", "", "", ""},
     {"__sprobe", -5, "readonly", "@read @set",
-     ROUTE_INTERNAL("__sprobe", ((struct rt_keyspec){0, 0, 0, 2}), iprobe_exec), "set", "",
+     ROUTE_INTERNAL("__sprobe", ((struct rt_keyspec){0, 0, 0, 2}), sets_iprobe_exec), "set", "",
      "", ""},
-    {"__sstore", -4, "write", "@write @set", ROUTE_INTERNAL("__sstore", KEYS_ONE, istore_exec),
+    {"__sstore", -4, "write", "@write @set", ROUTE_INTERNAL("__sstore", KEYS_ONE, sets_istore_exec),
      "set", "", "", ""},
     {"__sismember", 3, "readonly", "@read @set",
-     ROUTE_INTERNAL("__sismember", KEYS_ONE, iismember_exec), "set", "", "", ""},
+     ROUTE_INTERNAL("__sismember", KEYS_ONE, sets_iismember_exec), "set", "", "", ""},
     {NULL, 0, NULL, NULL, {0}, NULL, NULL, NULL, NULL},
 };

@@ -4,7 +4,6 @@
  * zsets_pop.c (see zsets.h). */
 #include "cmd/zsets.h"
 
-#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 
@@ -269,53 +268,46 @@ static void zmscore_exec(struct rt_call *call)
     }
 }
 
+/* ZRANK / ZREVRANK key member [WITHSCORE] (WITHSCORE: Redis 7.2). The option is
+ * checked before the key; with it the reply is [rank, score] and a missing key or
+ * member a null array rather than a null. */
 static void zrank_generic(struct rt_call *call, bool rev)
 {
+    if (call->argc > 4) {
+        resp_errorf(call->out, "ERR wrong number of arguments for '%s' command",
+                    call->cmd->name);
+        return;
+    }
+    bool withscore = call->argc == 4;
+    if (withscore && !arg_is(&call->argv[3], "withscore")) {
+        resp_error(call->out, ERR_SYNTAX);
+        return;
+    }
     struct entry *e;
     struct zs z;
     int r = zcmd_lookup(call, &call->argv[1], false, &e, &z);
     if (r < 0)
         return;
-    int64_t rank = r ? zs_rank(&z, call->argv[2].ptr, call->argv[2].len, rev, NULL) : -1;
-    if (rank >= 0)
-        resp_int(call->out, rank);
-    else
-        resp_null(call->out, call->proto);
+    double score = 0;
+    int64_t rank = r ? zs_rank(&z, call->argv[2].ptr, call->argv[2].len, rev, &score) : -1;
+    if (rank < 0) {
+        if (withscore)
+            resp_null_array(call->out, call->proto);
+        else
+            resp_null(call->out, call->proto);
+        return;
+    }
+    if (withscore)
+        resp_array(call->out, 2);
+    resp_int(call->out, rank);
+    if (withscore)
+        resp_double(call->out, score, call->proto);
 }
 
 static void zrank_exec(struct rt_call *call) { zrank_generic(call, false); }
 static void zrevrank_exec(struct rt_call *call) { zrank_generic(call, true); }
 
 /* ---- ZSCAN ---- */
-
-/* Redis's parseScanCursorOrReply: strtoul on the C string, no leading space. */
-static bool parse_cursor(const rt_str *a, uint64_t *out)
-{
-    const char *nul = memchr(a->ptr, '\0', a->len);
-    size_t len = nul ? (size_t)(nul - a->ptr) : a->len, i = 0;
-    const char *p = a->ptr;
-    *out = 0;
-    if (len == 0)
-        return true;
-    if (isspace((unsigned char)p[0]))
-        return false;
-    bool neg = false;
-    if (p[i] == '+' || p[i] == '-')
-        neg = p[i++] == '-';
-    if (i == len)
-        return false;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = neg ? (uint64_t)0 - v : v;
-    return true;
-}
 
 struct zscan_ctx {
     struct buf items;
@@ -335,55 +327,21 @@ static void zscan_visit(void *arg, const char *m, size_t len, double score)
 
 static void zscan_exec(struct rt_call *call)
 {
-    const rt_str *a = call->argv;
     uint64_t cursor;
-    if (!parse_cursor(&a[2], &cursor)) {
-        resp_error(call->out, "ERR invalid cursor");
-        return;
-    }
     struct entry *e;
-    struct zs z;
-    int r = zcmd_lookup(call, &a[1], false, &e, &z);
-    if (r < 0)
+    struct scan_opts o;
+    if (!scan_key_start(call, VT_ZSET, &e, &cursor, &o))
         return;
-    if (r == 0) {
-        resp_array(call->out, 2);
-        resp_bulk(call->out, "0", 1);
-        resp_array(call->out, 0);
-        return;
-    }
-    int64_t count = 10;
-    const rt_str *match = NULL;
-    for (int i = 3; i < call->argc; i += 2) {
-        bool more = call->argc - i >= 2;
-        if (more && arg_is(&a[i], "count")) {
-            if (!arg_i64(call, &a[i + 1], &count))
-                return;
-            if (count < 1) {
-                resp_error(call->out, ERR_SYNTAX);
-                return;
-            }
-        } else if (more && arg_is(&a[i], "match")) {
-            match = &a[i + 1];
-            if (match->len == 1 && match->ptr[0] == '*')
-                match = NULL; /* Redis skips matching for "*" */
-        } else {
-            resp_error(call->out, ERR_SYNTAX);
-            return;
-        }
-    }
-    struct zscan_ctx c = {.match = match};
-    /* As Redis: up to count*10 buckets visited while fewer than count members found. */
-    int64_t maxiter = count * 10;
+    struct zs z = zs_of(e);
+    struct zscan_ctx c = {.match = o.match && !scan_match_all(o.match) ? o.match : NULL};
+    /* As Redis: up to count*10 buckets visited while fewer than count members found
+     * (the budget saturates rather than overflow for a huge COUNT). */
+    uint64_t count = (uint64_t)o.count_v;
+    uint64_t maxiter = count > UINT64_MAX / 10 ? UINT64_MAX : count * 10;
     do {
         cursor = zs_scan(&z, cursor, zscan_visit, &c);
-    } while (cursor && maxiter-- && c.n < (size_t)count);
-    char cb[NUMFMT_I64_MAX];
-    int cl = snprintf(cb, sizeof cb, "%llu", (unsigned long long)cursor);
-    resp_array(call->out, 2);
-    resp_bulk(call->out, cb, (size_t)cl);
-    resp_array(call->out, (int64_t)(2 * c.n));
-    buf_append(call->out, c.items.data, c.items.len);
+    } while (cursor && maxiter-- && c.n < count);
+    scan_reply(call->out, cursor, (int64_t)(2 * c.n), &c.items);
     buf_free(&c.items);
 }
 
@@ -433,9 +391,9 @@ const struct cmd_def cmd_zsets_table[] = {
     {"zmscore", -3, "readonly fast", R_FAST, KEYS("zmscore", K1, zmscore_exec, NULL), G, "6.2.0",
      "Get the score associated with the given members in a sorted set",
      "O(N) where N is the number of members being requested."},
-    {"zrank", 3, "readonly fast", R_FAST, KEYS("zrank", K1, zrank_exec, NULL), G, "2.0.0",
+    {"zrank", -3, "readonly fast", R_FAST, KEYS("zrank", K1, zrank_exec, NULL), G, "2.0.0",
      "Determine the index of a member in a sorted set", "O(log(N))"},
-    {"zrevrank", 3, "readonly fast", R_FAST, KEYS("zrevrank", K1, zrevrank_exec, NULL), G,
+    {"zrevrank", -3, "readonly fast", R_FAST, KEYS("zrevrank", K1, zrevrank_exec, NULL), G,
      "2.0.0",
      "Determine the index of a member in a sorted set, with scores ordered from high to low",
      "O(log(N))"},

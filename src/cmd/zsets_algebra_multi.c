@@ -14,6 +14,7 @@
 #include <stdlib.h>
 
 #include "base/numfmt.h"
+#include "cmd/typed.h"
 #include "store/set.h"
 
 /* ---- Parts ---- */
@@ -131,28 +132,12 @@ static void zstep_free(void *state)
     free(st->part_first);
 }
 
-static void finish_err(struct rt_txn *t, const char *msg)
-{
-    struct buf *b = rt_txn_scratch(t);
-    resp_error(b, msg);
-    rt_txn_finish(t, b->data, b->len);
-}
-
-/* A part's reply that is not what the protocol promises: pass an error on, or fail. */
-static void finish_bad(struct rt_txn *t, rt_str r)
-{
-    if (r.len && r.ptr[0] == '-')
-        rt_txn_finish(t, r.ptr, r.len);
-    else
-        finish_err(t, "ERR internal error");
-}
-
 static void phase_read(struct rt_txn *t, struct zstep *st, const struct zalg_def *d,
                        const rt_str *argv, int argc)
 {
     const char *err = zalg_parse_numkeys(d, argv, argc, &st->o);
     if (err) {
-        finish_err(t, err);
+        txn_finish_error(t, err);
         return;
     }
     st->opt_err = zalg_parse_opts(d, argv, argc, &st->o);
@@ -272,7 +257,7 @@ static void phase_compute(struct rt_txn *t, struct zstep *st, const struct zalg_
         }
     }
     if (st->opt_err) {
-        finish_err(t, st->opt_err);
+        txn_finish_error(t, st->opt_err);
         return;
     }
     size_t n = (size_t)st->o.setnum;
@@ -283,7 +268,7 @@ static void phase_compute(struct rt_txn *t, struct zstep *st, const struct zalg_
     bool ok = true;
     for (unsigned p = 0; p < st->nparts && ok; p++)
         if (!read_part(rt_txn_result(t, p), st, p, src, store)) {
-            finish_bad(t, rt_txn_result(t, p));
+            txn_finish_bad(t, rt_txn_result(t, p));
             ok = false;
         }
     if (ok) {
@@ -328,6 +313,6 @@ void zalg_step(struct rt_txn *t, unsigned phase, const struct zalg_def *d)
         if (r.len && r.ptr[0] == ':')
             rt_txn_finish(t, r.ptr, r.len);
         else
-            finish_bad(t, r);
+            txn_finish_bad(t, r);
     }
 }

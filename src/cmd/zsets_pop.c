@@ -53,11 +53,8 @@ static void zpop_generic(struct rt_call *call, bool max)
     int64_t count = -1;
     /* Redis's getPositiveLongFromObjectOrReply with its message: the same error for
      * a non-integer and for a negative count. */
-    if (call->argc == 3 &&
-        (!str_to_i64(call->argv[2].ptr, call->argv[2].len, &count) || count < 0)) {
-        resp_error(call->out, "ERR value is out of range, must be positive");
+    if (call->argc == 3 && !arg_count(call, &call->argv[2], &count))
         return;
-    }
     bool nested = call->proto > 2 && count != -1;
     struct entry *e;
     struct zs z;
@@ -139,22 +136,6 @@ struct zmpop_state {
 
 static void finish_buf(struct rt_txn *t, struct buf *b) { rt_txn_finish(t, b->data, b->len); }
 
-static void finish_err(struct rt_txn *t, const char *msg)
-{
-    struct buf *b = rt_txn_scratch(t);
-    resp_error(b, msg);
-    finish_buf(t, b);
-}
-
-/* A part's reply that is not what the protocol promises: pass an error on, or fail. */
-static void finish_bad(struct rt_txn *t, rt_str r)
-{
-    if (r.len && r.ptr[0] == '-')
-        rt_txn_finish(t, r.ptr, r.len);
-    else
-        finish_err(t, "ERR internal error");
-}
-
 /* Re-shape a part's flat [member, score-text ...] array as n [member, score] pairs in
  * the client's protocol. False when the reply is malformed. */
 static bool reshape_pairs(rt_str r, struct buf *out, int proto)
@@ -186,7 +167,7 @@ void zmpop_step(struct rt_txn *t, unsigned phase)
     if (phase == 0) {
         const char *err = zmpop_parse(argv, argc, &st->numkeys, &st->max, &st->count);
         if (err) {
-            finish_err(t, err);
+            txn_finish_error(t, err);
             return;
         }
         for (int64_t i = 0; i < st->numkeys; i++) {
@@ -202,13 +183,13 @@ void zmpop_step(struct rt_txn *t, unsigned phase)
             size_t pos = 0;
             struct resp_val v;
             if (!resp_read(r.ptr, r.len, &pos, &v) || v.type != RESP_INT) {
-                finish_bad(t, r);
+                txn_finish_bad(t, r);
                 return;
             }
             if (v.n == 0)
                 continue;
             if (v.n != 1) {
-                finish_err(t, ERR_WRONGTYPE);
+                txn_finish_error(t, ERR_WRONGTYPE);
                 return;
             }
             const rt_str *k = &argv[2 + i];
@@ -229,7 +210,7 @@ void zmpop_step(struct rt_txn *t, unsigned phase)
     resp_array(b, 2);
     resp_bulk(b, argv[st->key].ptr, argv[st->key].len);
     if (!reshape_pairs(r, b, rt_txn_proto(t))) {
-        finish_bad(t, r);
+        txn_finish_bad(t, r);
         return;
     }
     finish_buf(t, b);
@@ -368,7 +349,7 @@ void zrangestore_step(struct rt_txn *t, unsigned phase)
         struct zrange_spec sp;
         const char *err = zrange_parse(argv, argc, 2, true, ZR_AUTO, ZR_DIR_AUTO, &sp);
         if (err) {
-            finish_err(t, err);
+            txn_finish_error(t, err);
             return;
         }
         rt_str *part = malloc((size_t)argc * sizeof *part);
@@ -386,7 +367,7 @@ void zrangestore_step(struct rt_txn *t, unsigned phase)
         size_t pos = 0;
         struct resp_val arr, v;
         if (!resp_read(r.ptr, r.len, &pos, &arr) || arr.type != RESP_ARRAY || arr.n < 0) {
-            finish_bad(t, r);
+            txn_finish_bad(t, r);
             return;
         }
         rt_str *part = malloc(((size_t)arr.n + 2) * sizeof *part);
@@ -397,7 +378,7 @@ void zrangestore_step(struct rt_txn *t, unsigned phase)
         for (int64_t i = 0; i < arr.n; i++) {
             if (!resp_read(r.ptr, r.len, &pos, &v) || v.type != RESP_BULK) {
                 free(part);
-                finish_bad(t, r);
+                txn_finish_bad(t, r);
                 return;
             }
             part[2 + i] = (rt_str){v.str, v.len};
@@ -409,7 +390,7 @@ void zrangestore_step(struct rt_txn *t, unsigned phase)
     if (r.len && r.ptr[0] == ':')
         rt_txn_finish(t, r.ptr, r.len);
     else
-        finish_bad(t, r);
+        txn_finish_bad(t, r);
 }
 
 /* ---- ZRANDMEMBER ---- */
@@ -509,13 +490,8 @@ void zrandmember_exec(struct rt_call *call)
 {
     if (call->argc >= 3) {
         int64_t l;
-        if (!arg_i64(call, &call->argv[2], &l))
+        if (!arg_i64_range(call, &call->argv[2], -INT64_MAX, INT64_MAX, &l))
             return;
-        if (l == INT64_MIN) {
-            resp_error(call->out, "ERR value is out of range, value must between "
-                                  "-9223372036854775807 and 9223372036854775807");
-            return;
-        }
         bool ws = call->argc == 4 && arg_is(&call->argv[3], "withscores");
         if (call->argc > 4 || (call->argc == 4 && !ws)) {
             resp_error(call->out, ERR_SYNTAX);

@@ -74,19 +74,11 @@ size_t zrange_walk(const struct zs *z, const struct zrange_spec *sp,
     int64_t llen = (int64_t)zs_len(z);
     int64_t take;
     if (sp->type == ZR_RANK) {
-        int64_t start = sp->start, end = sp->end;
-        if (start < 0)
-            start += llen;
-        if (end < 0)
-            end += llen;
-        if (start < 0)
-            start = 0;
-        if (start > end || start >= llen)
+        size_t start, end;
+        if (!index_range(sp->start, sp->end, (size_t)llen, &start, &end))
             return 0;
-        if (end >= llen)
-            end = llen - 1;
-        take = end - start + 1;
-        zs_iter_rank(&it, z, (size_t)start, sp->rev);
+        take = (int64_t)(end - start + 1);
+        zs_iter_rank(&it, z, start, sp->rev);
     } else {
         /* A negative offset skips everything in Redis; a negative limit is no limit. */
         if (sp->offset < 0 || (sp->offset > 0 && sp->offset >= llen))
@@ -192,20 +184,12 @@ static void zremrange_generic(struct rt_call *call, enum zr_type type)
     size_t deleted;
     const char *event;
     if (type == ZR_RANK) {
-        int64_t llen = (int64_t)zs_len(&z);
-        if (start < 0)
-            start += llen;
-        if (end < 0)
-            end += llen;
-        if (start < 0)
-            start = 0;
-        if (start > end || start >= llen) {
+        size_t s, t;
+        if (!index_range(start, end, zs_len(&z), &s, &t)) {
             resp_int(call->out, 0);
             return;
         }
-        if (end >= llen)
-            end = llen - 1;
-        deleted = zs_delete_rank(&z, (size_t)start, (size_t)end);
+        deleted = zs_delete_rank(&z, s, t);
         event = "zremrangebyrank";
     } else if (type == ZR_SCORE) {
         deleted = zs_delete_range(&z, &range);

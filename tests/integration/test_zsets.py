@@ -66,6 +66,76 @@ def test_zrem_score_rank(differ, K):
     ])
 
 
+def test_zrank_withscore(server, K):
+    """ZRANK / ZREVRANK key member WITHSCORE, Redis 7.2's form (the reference redis-server
+    is 7.0, which lacks it, so the expected bytes are spelled out from 7.2's t_zset.c):
+    [rank, score] with the score a bulk string in RESP2 and a double in RESP3; a missing
+    key or member is a null array; the option is checked before the key."""
+    k, s = K[0], K[1]
+    with server.raw() as c:
+        c.call("ZADD", k, "1.5", "a", "2", "b", "inf", "c", "-inf", "d")
+        c.call("SET", s, "v")
+        common = [
+            (("ZRANK", k, "a", "FOO"), b"-ERR syntax error\r\n"),
+            (("ZRANK", "nokey", "a", "FOO"), b"-ERR syntax error\r\n"),
+            (("ZRANK", s, "a", "FOO"), b"-ERR syntax error\r\n"),
+            (("ZRANK", k, "a", "WITHSCORE", "x"),
+             b"-ERR wrong number of arguments for 'zrank' command\r\n"),
+            (("ZREVRANK", k, "a", "WITHSCORE", "WITHSCORE"),
+             b"-ERR wrong number of arguments for 'zrevrank' command\r\n"),
+            (("ZRANK", s, "a", "WITHSCORE"),
+             b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"),
+            (("ZRANK", k, "a"), b":1\r\n"),
+        ]
+        for args, want in common + [
+            (("ZRANK", k, "a", "WITHSCORE"), b"*2\r\n:1\r\n$3\r\n1.5\r\n"),
+            (("zrevrank", k, "a", "withscore"), b"*2\r\n:2\r\n$3\r\n1.5\r\n"),
+            (("ZRANK", k, "c", "WithScore"), b"*2\r\n:3\r\n$3\r\ninf\r\n"),
+            (("ZREVRANK", k, "d", "WITHSCORE"), b"*2\r\n:3\r\n$4\r\n-inf\r\n"),
+            (("ZRANK", k, "nope", "WITHSCORE"), b"*-1\r\n"),
+            (("ZRANK", "nokey", "a", "WITHSCORE"), b"*-1\r\n"),
+            (("ZRANK", k, "nope"), b"$-1\r\n"),
+        ]:
+            assert c.cmd(*args) == want, args
+        c.call("HELLO", "3")
+        for args, want in common + [
+            (("ZRANK", k, "a", "WITHSCORE"), b"*2\r\n:1\r\n,1.5\r\n"),
+            (("ZREVRANK", k, "b", "WITHSCORE"), b"*2\r\n:1\r\n,2\r\n"),
+            (("ZRANK", k, "c", "WITHSCORE"), b"*2\r\n:3\r\n,inf\r\n"),
+            (("ZRANK", k, "d", "WITHSCORE"), b"*2\r\n:0\r\n,-inf\r\n"),
+            (("ZREVRANK", k, "nope", "WITHSCORE"), b"_\r\n"),
+            (("ZRANK", "nokey", "a", "WITHSCORE"), b"_\r\n"),
+            (("ZRANK", k, "nope"), b"_\r\n"),
+        ]:
+            assert c.cmd(*args) == want, args
+        # A skiplist-encoded set answers the same way.
+        c.call("ZADD", k, *[x for i in range(200) for x in (str(i + 10), f"big{i}")])
+        assert c.cmd("ZRANK", k, "big7", "WITHSCORE") == b"*2\r\n:10\r\n,17\r\n"
+        assert c.cmd("ZREVRANK", k, "big7", "WITHSCORE") == b"*2\r\n:193\r\n,17\r\n"
+
+
+def test_zrank_metadata(server, redis_ref, once):
+    """COMMAND INFO / DOCS of ZRANK and ZREVRANK as Redis 7.0 reports them, but for the
+    arity: -3 since WITHSCORE (7.2), 3 in 7.0."""
+    names = ["zrank", "zrevrank"]
+    with server.raw() as a, redis_ref.raw() as b:
+        got = a.call("COMMAND", "INFO", *names)
+        exp = b.call("COMMAND", "INFO", *names)
+        ga = a.call("COMMAND", "DOCS", *names)
+        gb = b.call("COMMAND", "DOCS", *names)
+    for g, e in zip(got, exp):
+        assert g[1] == -3 and e[1] in (3, -3)
+        assert [g[0], sorted(g[2]), g[3], g[4], g[5], sorted(g[6])] == \
+            [e[0], sorted(e[2]), e[3], e[4], e[5], sorted(e[6])]
+    da, db = dict(zip(ga[0::2], ga[1::2])), dict(zip(gb[0::2], gb[1::2]))
+    assert sorted(da) == sorted(db)
+    for name, doc in db.items():
+        fe = dict(zip(doc[0::2], doc[1::2]))
+        fg = dict(zip(da[name][0::2], da[name][1::2]))
+        for f in (b"summary", b"since", b"complexity"):
+            assert fg.get(f) == fe.get(f), (name, f)
+
+
 @pytest.mark.parametrize("n", [5, 200])
 def test_ranges(differ, K, n):
     k, s = K[0], K[1]
@@ -206,6 +276,15 @@ def test_zscan(differ, K, r):
         fill(k, 20), ("ZSCAN", k, "0"), ("ZSCAN", k, "0", "MATCH", "m1*"), ("ZSCAN", k, "0", "COUNT", "0"),
         ("ZSCAN", k, "x"), ("ZSCAN", k, "0", "FOO", "1"), ("ZSCAN", "nokey", "0"), ("ZSCAN", "nokey", "0", "FOO"),
         ("SET", s, "v"), ("ZSCAN", s, "0"),
+        # The cursor as strtoul reads it, then the options (SCAN's shared parser).
+        ("ZSCAN", k, "-1"), ("ZSCAN", k, "+0"), ("ZSCAN", k, " 1"), ("ZSCAN", k, "1 "),
+        ("ZSCAN", k, ""), ("ZSCAN", k, "18446744073709551616"), ("ZSCAN", s, "x"),
+        ("ZSCAN", "nokey", "x"), ("ZSCAN", k, "0", "COUNT", "x"),
+        ("ZSCAN", k, "0", "COUNT", "-1"), ("ZSCAN", k, "0", "MATCH"),
+        ("ZSCAN", k, "0", "TYPE", "zset"), ("ZSCAN", k, "0", "match", "*", "count", "5"),
+        ("ZSCAN", k, "0", "COUNT", "9223372036854775807"),
+        ("ZSCAN", k, "0", "COUNT", "0", "MATCH", "m*"),
+        ("ZSCAN", k, "0", "MATCH", "m*", "COUNT", "0"),
     ])
 
 
