@@ -108,35 +108,6 @@ void hgetall_exec(struct rt_call *call) { getall_generic(call, H_KEYS | H_VALS);
 
 /* ---- HSCAN ---- */
 
-/* Redis's parseScanCursorOrReply: strtoul on the C string, no leading space. */
-static bool parse_cursor(const rt_str *a, uint64_t *out)
-{
-    const char *nul = memchr(a->ptr, '\0', a->len);
-    size_t len = nul ? (size_t)(nul - a->ptr) : a->len, i = 0;
-    const char *p = a->ptr;
-    *out = 0;
-    if (len == 0)
-        return true;
-    if (isspace((unsigned char)p[0]))
-        return false;
-    bool neg = false;
-    if (p[i] == '+' || p[i] == '-')
-        neg = p[i++] == '-';
-    if (i == len)
-        return false;
-    uint64_t v = 0;
-    for (; i < len; i++) {
-        if (p[i] < '0' || p[i] > '9')
-            return false;
-        unsigned d = (unsigned)(p[i] - '0');
-        if (v > (UINT64_MAX - d) / 10)
-            return false;
-        v = v * 10 + d;
-    }
-    *out = neg ? (uint64_t)0 - v : v;
-    return true;
-}
-
 struct hscan_ctx {
     struct buf items;
     size_t scanned; /* pairs visited, matching or not (Redis 7.0 filters after the scan) */
@@ -157,56 +128,21 @@ static void hscan_visit(void *arg, const char *f, size_t flen, const char *v, si
 
 void hscan_exec(struct rt_call *call)
 {
-    const rt_str *a = call->argv;
     uint64_t cursor;
-    if (!parse_cursor(&a[2], &cursor)) {
-        resp_error(call->out, "ERR invalid cursor");
-        return;
-    }
     struct entry *e;
-    struct hash_val h;
-    int r = hcmd_lookup(call, &a[1], false, &e, &h);
-    if (r < 0)
+    struct scan_opts o;
+    if (!scan_key_start(call, VT_HASH, &e, &cursor, &o))
         return;
-    if (r == 0) {
-        resp_array(call->out, 2);
-        resp_bulk(call->out, "0", 1);
-        resp_array(call->out, 0);
-        return;
-    }
-    int64_t count = 10;
-    const rt_str *match = NULL;
-    for (int i = 3; i < call->argc; i += 2) {
-        bool more = call->argc - i >= 2;
-        if (more && arg_is(&a[i], "count")) {
-            if (!arg_i64(call, &a[i + 1], &count))
-                return;
-            if (count < 1) {
-                resp_error(call->out, ERR_SYNTAX);
-                return;
-            }
-        } else if (more && arg_is(&a[i], "match")) {
-            match = &a[i + 1];
-            if (match->len == 1 && match->ptr[0] == '*')
-                match = NULL; /* Redis skips matching for "*" */
-        } else {
-            resp_error(call->out, ERR_SYNTAX);
-            return;
-        }
-    }
-    struct hscan_ctx c = {.match = match};
+    struct hash_val h = hash_of(e);
+    struct hscan_ctx c = {.match = o.match && !scan_match_all(o.match) ? o.match : NULL};
     /* As Redis: up to count*10 buckets while fewer than count items (a field and a value
      * count as two) were collected. A listpack is returned whole with cursor 0. */
+    int64_t count = o.count_v;
     int64_t maxiter = count > INT64_MAX / 10 ? INT64_MAX : count * 10;
     do {
         cursor = hash_scan(&h, cursor, hscan_visit, &c);
     } while (cursor && maxiter-- && 2 * c.scanned < (uint64_t)count);
-    char cb[NUMFMT_I64_MAX];
-    int cl = snprintf(cb, sizeof cb, "%llu", (unsigned long long)cursor);
-    resp_array(call->out, 2);
-    resp_bulk(call->out, cb, (size_t)cl);
-    resp_array(call->out, (int64_t)(2 * c.n));
-    buf_append(call->out, c.items.data, c.items.len);
+    scan_reply(call->out, cursor, (int64_t)(2 * c.n), &c.items);
     buf_free(&c.items);
 }
 

@@ -12,13 +12,6 @@ size_t keys_cstrlen(const rt_str *a)
     return nul ? (size_t)(nul - a->ptr) : a->len;
 }
 
-void keys_finish_error(struct rt_txn *t, const char *msg)
-{
-    struct buf *b = rt_txn_scratch(t);
-    resp_error(b, msg);
-    rt_txn_finish(t, b->data, b->len);
-}
-
 static bool glob_special(char c) { return c == '*' || c == '?' || c == '[' || c == '\\'; }
 
 bool keys_pattern_shard(struct rt_shard *sh, const char *pat, size_t plen, unsigned *shard)

@@ -72,9 +72,6 @@ void keys_idel_exec(struct rt_call *call);
  * string (option names in error texts, SCAN cursors, TYPE names): up to the first NUL. */
 size_t keys_cstrlen(const rt_str *a);
 
-/* Finish a step with an error reply "-msg". */
-void keys_finish_error(struct rt_txn *t, const char *msg);
-
 /* If every key matching glob `pat` must live on one shard, return true with that shard:
  * the pattern has no glob character at all, or its literal prefix holds a whole
  * non-empty hash tag "{...}" (every match then carries that tag). */

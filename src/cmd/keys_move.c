@@ -11,6 +11,7 @@
 #include <limits.h>
 
 #include "base/numfmt.h"
+#include "cmd/typed.h"
 
 static bool same_key(const rt_str *a, const rt_str *b)
 {
@@ -252,7 +253,7 @@ static void finish_bad_reply(struct rt_txn *t, rt_str r)
     if (r.len && r.ptr[0] == '-')
         rt_txn_finish(t, r.ptr, r.len);
     else
-        keys_finish_error(t, "ERR internal error");
+        txn_finish_error(t, "ERR internal error");
 }
 
 static void finish_int(struct rt_txn *t, int64_t v)
@@ -279,7 +280,7 @@ static void move_step(struct rt_txn *t, unsigned phase, enum move_kind kind)
             if (!err && same_key(src, dst))
                 err = ERR_SAME_OBJECT;
             if (err) {
-                keys_finish_error(t, err);
+                txn_finish_error(t, err);
                 return;
             }
         }
@@ -310,7 +311,7 @@ static void move_step(struct rt_txn *t, unsigned phase, enum move_kind kind)
             if (is_copy)
                 finish_int(t, 0);
             else
-                keys_finish_error(t, ERR_NO_KEY);
+                txn_finish_error(t, ERR_NO_KEY);
             return;
         }
         if (exists) {

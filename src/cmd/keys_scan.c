@@ -86,7 +86,7 @@ static bool pass_error(struct rt_txn *t, rt_str r)
         return true;
     }
     if (!r.len) {
-        keys_finish_error(t, "ERR internal error");
+        txn_finish_error(t, "ERR internal error");
         return true;
     }
     return false;
@@ -117,7 +117,7 @@ void keys_keys_step(struct rt_txn *t, unsigned phase)
         size_t pos = 0;
         struct resp_val v;
         if (!resp_read(r.ptr, r.len, &pos, &v) || v.type != RESP_ARRAY) {
-            keys_finish_error(t, "ERR internal error");
+            txn_finish_error(t, "ERR internal error");
             return;
         }
         total += v.n;
@@ -173,7 +173,7 @@ static void scan_fail(struct rt_txn *t, struct scan_state *st, rt_str r)
 {
     buf_free(&st->keys);
     if (!pass_error(t, r))
-        keys_finish_error(t, "ERR internal error");
+        txn_finish_error(t, "ERR internal error");
 }
 
 void keys_scan_step(struct rt_txn *t, unsigned phase)
@@ -187,19 +187,19 @@ void keys_scan_step(struct rt_txn *t, unsigned phase)
     if (phase == 0) {
         uint64_t cursor;
         if (!scan_cursor_parse(&argv[1], &cursor)) {
-            keys_finish_error(t, ERR_INVALID_CURSOR);
+            txn_finish_error(t, ERR_INVALID_CURSOR);
             return;
         }
         /* The options point into the command's own arguments, which live as long as
          * the transaction. */
         const char *err = scan_opts_parse(argv, argc, 2, true, &st->o);
         if (err) {
-            keys_finish_error(t, err);
+            txn_finish_error(t, err);
             return;
         }
         st->shard = (unsigned)(cursor & SCAN_SHARD_MASK);
         if (st->shard >= nshards) {
-            keys_finish_error(t, ERR_INVALID_CURSOR);
+            txn_finish_error(t, ERR_INVALID_CURSOR);
             return;
         }
         /* A pattern whose matches all live on one shard scans only that shard. */
@@ -368,7 +368,7 @@ void keys_randomkey_step(struct rt_txn *t, unsigned phase)
         if (!resp_read(r.ptr, r.len, &pos, &arr) || arr.type != RESP_ARRAY || arr.n != 2 ||
             !resp_read(r.ptr, r.len, &pos, &size) || size.type != RESP_INT ||
             !resp_read(r.ptr, r.len, &pos, &key) || key.type != RESP_BULK) {
-            keys_finish_error(t, "ERR internal error");
+            txn_finish_error(t, "ERR internal error");
             return;
         }
         if (key.n < 0)

@@ -12,8 +12,6 @@
 
 #include "base/hash.h"
 
-/* Redis's LISTPACK_MAX_SAFETY_SIZE: a listpack is never grown past 1 GiB. */
-#define LP_SAFETY_SIZE ((size_t)1 << 30)
 /* Up to this many pairs a restore checks a listpack for repeated fields by search;
  * past it, by a scratch table (the search is quadratic). */
 #define RESTORE_SCAN_MAX 128u
@@ -89,8 +87,8 @@ void hash_prepare(struct hash_val *h, size_t maxlen, size_t sum)
 {
     if (h->enc != OBJ_LISTPACK)
         return;
-    if (over_limit(maxlen, LIM_HASH_LP_VALUE) || sum > LP_SAFETY_SIZE ||
-        lp_bytes(h->o) + sum > LP_SAFETY_SIZE)
+    if (over_limit(maxlen, LIM_HASH_LP_VALUE) || sum > LP_MAX_SAFETY_SIZE ||
+        lp_bytes(h->o) + sum > LP_MAX_SAFETY_SIZE)
         hash_to_table(h);
 }
 
@@ -397,7 +395,7 @@ void *hash_obj_restore(const char *p, size_t len, enum obj_enc *enc)
         return NULL;
     /* A listpack stays one while it fits the thresholds (as Redis's RDB loading). */
     if (*enc == OBJ_LISTPACK && !over_limit((size_t)count, LIM_HASH_LP_ENTRIES) &&
-        !over_limit(maxlen, LIM_HASH_LP_VALUE) && sum < LP_SAFETY_SIZE / 2)
+        !over_limit(maxlen, LIM_HASH_LP_VALUE) && sum < LP_MAX_SAFETY_SIZE / 2)
         return restore_listpack(p, end, count);
     *enc = OBJ_HASHTABLE;
     return restore_table(p, end, count);

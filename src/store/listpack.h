@@ -26,6 +26,8 @@
 
 #define LP_HDR_SIZE 6u
 #define LP_INTBUF 21 /* enough for any int64 in decimal, no NUL needed */
+/* Redis's LISTPACK_MAX_SAFETY_SIZE: an encoding converts before a listpack grows past it. */
+#define LP_MAX_SAFETY_SIZE ((size_t)1 << 30)
 
 /* An element's value: a string (s != NULL, len bytes) or an integer (s == NULL, i). */
 struct lp_val {

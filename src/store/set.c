@@ -9,8 +9,6 @@
 #include "store/intset.h"
 #include "store/listpack.h"
 
-/* A listpack never grows past this (Redis's LISTPACK_MAX_SAFETY_SIZE). */
-#define LP_SAFE_MAX (1u << 30)
 
 static size_t intset_max_entries(void)
 {
@@ -229,7 +227,7 @@ static void intset_take_string(struct set_val *s, const char *m, size_t len)
         tot = LP_HDR_SIZE + 1 + n * 10; /* an integer element takes at most 9 + 1 bytes */
     }
     if (n < lp_max_entries() && len <= lp_max_value() && maxlen <= lp_max_value() &&
-        tot + len + 16 <= LP_SAFE_MAX) {
+        tot + len + 16 <= LP_MAX_SAFETY_SIZE) {
         to_listpack(s, n + 1);
         s->o = lp_append(s->o, m, len);
     } else {
@@ -244,7 +242,7 @@ static bool lp_add(struct set_val *s, const char *m, size_t len, const int64_t *
     if (lp_lookup(lp, m, len))
         return false;
     if (lp_count(lp) < lp_max_entries() && len <= lp_max_value() &&
-        lp_bytes(lp) + len + 16 <= LP_SAFE_MAX) {
+        lp_bytes(lp) + len + 16 <= LP_MAX_SAFETY_SIZE) {
         s->o = iv ? lp_append_int(lp, *iv) : lp_append(lp, m, len);
     } else {
         to_hashtable(s, lp_count(lp) + 1);

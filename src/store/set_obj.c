@@ -10,10 +10,6 @@
 #include "store/intset.h"
 #include "store/listpack.h"
 
-/* A listpack never grows past this (Redis's LISTPACK_MAX_SAFETY_SIZE; set.c applies the
- * same bound to the sets it builds). */
-#define LP_SAFE_MAX (1u << 30)
-
 void set_obj_free(void *obj, enum obj_enc enc)
 {
     struct set_val s = {obj, enc};
@@ -76,7 +72,7 @@ void *set_obj_restore(const char *p, size_t len, enum obj_enc *enc)
         case OBJ_LISTPACK:
             added = !set_has(&s, m, mlen);
             if (added) {
-                if (lp_bytes(s.o) + mlen + 16 > LP_SAFE_MAX)
+                if (lp_bytes(s.o) + mlen + 16 > LP_MAX_SAFETY_SIZE)
                     goto bad;
                 s.o = lp_append(s.o, m, mlen);
             }
