@@ -4,9 +4,15 @@
  * Every definition carries first/last/step; from them COMMAND INFO derives one "range"
  * key specification (flags "RW" for writes, "RO access" as most of Redis's readers
  * have) so that clients reading key specs find the keys where the runtime routes by
- * them. Tips and subcommands are not described; internal commands ("__info", ...) do
- * not exist for COMMAND. */
+ * them. A key spec with numkeys adds Redis's "keynum" spec (SINTERCARD, LMPOP, ZMPOP,
+ * ZUNION..., the sources of the *STORE variants), with the flags Redis gives them:
+ * a destination before the count is "OW update", popped keys "RW access delete", the
+ * others "RO access"; such commands are "movablekeys". SORT / SORT_RO report Redis's
+ * two "unknown" specs (BY/GET patterns, STORE) and GETKEYS finds their STORE key.
+ * Tips and subcommands are not described; internal commands ("__info", ...) do not
+ * exist for COMMAND. */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -20,10 +26,30 @@ static const struct cmd_def *public_def(const rt_str *name)
     return d && !(d->rt.flags & RT_CMD_INTERNAL) ? d : NULL;
 }
 
-/* A space-separated word list as a set of status strings. */
-static void reply_words(struct buf *b, const char *list, int proto)
+static bool is_sort(const struct cmd_def *d)
 {
-    int64_t n = 0;
+    return strcmp(d->name, "sort") == 0 || strcmp(d->name, "sort_ro") == 0;
+}
+
+/* Whether the command's keys depend on its arguments (Redis's "movablekeys"). */
+static bool movable(const struct cmd_def *d) { return d->rt.keys.numkeys > 0 || is_sort(d); }
+
+static bool has_word(const char *list, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = list; p && (p = strstr(p, word)) != NULL; p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
+/* A space-separated word list as a set of status strings, plus `extra` when given and
+ * not in the list already. */
+static void reply_words_extra(struct buf *b, const char *list, const char *extra, int proto)
+{
+    if (extra && has_word(list, extra))
+        extra = NULL;
+    int64_t n = extra != NULL;
     for (const char *p = list; p && *p;) {
         while (*p == ' ')
             p++;
@@ -47,18 +73,42 @@ static void reply_words(struct buf *b, const char *list, int proto)
         }
         p = e;
     }
+    if (extra)
+        resp_simple(b, extra);
 }
 
-static void reply_key_flags(struct buf *b, const struct cmd_def *d, int proto)
+static void reply_words(struct buf *b, const char *list, int proto)
 {
-    if (d->rt.flags & RT_CMD_WRITE) {
-        resp_set(b, 1, proto);
-        resp_simple(b, "RW");
-    } else {
-        resp_set(b, 2, proto);
-        resp_simple(b, "RO");
-        resp_simple(b, "access");
+    reply_words_extra(b, list, NULL, proto);
+}
+
+/* The access flags of a key: from the range part of the key spec or its keynum part. */
+enum key_flags { KF_RW, KF_RO, KF_OW, KF_RW_DELETE };
+
+static enum key_flags key_flags_of(const struct cmd_def *d, bool from_range)
+{
+    if (is_sort(d))
+        return from_range ? KF_RO : KF_OW;
+    if (d->rt.keys.numkeys > 0) {
+        if (from_range)
+            return KF_OW; /* the destination of ZUNIONSTORE and friends */
+        return (d->rt.flags & RT_CMD_WRITE) && d->rt.keys.first <= 0 ? KF_RW_DELETE : KF_RO;
     }
+    return d->rt.flags & RT_CMD_WRITE ? KF_RW : KF_RO;
+}
+
+static void reply_key_flags(struct buf *b, enum key_flags f, int proto)
+{
+    static const char *const words[][3] = {
+        [KF_RW] = {"RW"}, [KF_RO] = {"RO", "access"}, [KF_OW] = {"OW", "update"},
+        [KF_RW_DELETE] = {"RW", "access", "delete"},
+    };
+    int n = 0;
+    while (n < 3 && words[f][n])
+        n++;
+    resp_set(b, n, proto);
+    for (int i = 0; i < n; i++)
+        resp_simple(b, words[f][i]);
 }
 
 /* One key spec: the key search starts at argument `index` and takes keys up to
@@ -68,7 +118,7 @@ static void reply_keyspec(struct buf *b, const struct cmd_def *d, int index, int
 {
     resp_map(b, 3, proto);
     resp_bulk_cstr(b, "flags");
-    reply_key_flags(b, d, proto);
+    reply_key_flags(b, key_flags_of(d, true), proto);
     resp_bulk_cstr(b, "begin_search");
     resp_map(b, 2, proto);
     resp_bulk_cstr(b, "type");
@@ -91,24 +141,84 @@ static void reply_keyspec(struct buf *b, const struct cmd_def *d, int index, int
     resp_int(b, 0);
 }
 
+/* The keynum spec: the count at argument `index`, the keys right after it. */
+static void reply_keynum_spec(struct buf *b, const struct cmd_def *d, int index, int proto)
+{
+    resp_map(b, 3, proto);
+    resp_bulk_cstr(b, "flags");
+    reply_key_flags(b, key_flags_of(d, false), proto);
+    resp_bulk_cstr(b, "begin_search");
+    resp_map(b, 2, proto);
+    resp_bulk_cstr(b, "type");
+    resp_bulk_cstr(b, "index");
+    resp_bulk_cstr(b, "spec");
+    resp_map(b, 1, proto);
+    resp_bulk_cstr(b, "index");
+    resp_int(b, index);
+    resp_bulk_cstr(b, "find_keys");
+    resp_map(b, 2, proto);
+    resp_bulk_cstr(b, "type");
+    resp_bulk_cstr(b, "keynum");
+    resp_bulk_cstr(b, "spec");
+    resp_map(b, 3, proto);
+    resp_bulk_cstr(b, "keynumidx");
+    resp_int(b, 0);
+    resp_bulk_cstr(b, "firstkey");
+    resp_int(b, 1);
+    resp_bulk_cstr(b, "keystep");
+    resp_int(b, 1);
+}
+
+/* SORT's keys that only its arguments' contents reveal, as Redis describes them. */
+static void reply_unknown_spec(struct buf *b, const char *notes, enum key_flags f, int proto)
+{
+    resp_map(b, 4, proto);
+    resp_bulk_cstr(b, "notes");
+    resp_bulk_cstr(b, notes);
+    resp_bulk_cstr(b, "flags");
+    reply_key_flags(b, f, proto);
+    static const char *const parts[] = {"begin_search", "find_keys"};
+    for (int i = 0; i < 2; i++) {
+        resp_bulk_cstr(b, parts[i]);
+        resp_map(b, 2, proto);
+        resp_bulk_cstr(b, "type");
+        resp_bulk_cstr(b, "unknown");
+        resp_bulk_cstr(b, "spec");
+        resp_map(b, 0, proto);
+    }
+}
+
 /* As Redis describes them: keys at fixed positions (GET, RENAME) get one spec each;
- * a run to the end of the arguments (MGET, MSET) gets one range spec. */
+ * a run to the end of the arguments (MGET, MSET) gets one range spec; then the keynum
+ * spec, or SORT's unknown ones. */
 static void reply_keyspecs(struct buf *b, const struct cmd_def *d, int proto)
 {
     const struct rt_keyspec *k = &d->rt.keys;
-    if (k->first <= 0) {
-        resp_set(b, 0, proto);
-        return;
-    }
-    if (k->last < 0) {
-        resp_set(b, 1, proto);
-        reply_keyspec(b, d, k->first, k->last, k->step, proto);
-        return;
-    }
     int step = k->step > 0 ? k->step : 1;
-    resp_set(b, (k->last - k->first) / step + 1, proto);
-    for (int i = k->first; i <= k->last; i += step)
-        reply_keyspec(b, d, i, 0, 1, proto);
+    int64_t nrange = k->first <= 0 ? 0 : k->last < 0 ? 1 : (k->last - k->first) / step + 1;
+    int64_t extra = k->numkeys > 0;
+    bool sort = is_sort(d), sort_ro = sort && strcmp(d->name, "sort_ro") == 0;
+    if (sort)
+        extra = sort_ro ? 1 : 2;
+    resp_set(b, nrange + extra, proto);
+    if (k->first > 0 && k->last < 0)
+        reply_keyspec(b, d, k->first, k->last, k->step, proto);
+    else if (k->first > 0)
+        for (int i = k->first; i <= k->last; i += step)
+            reply_keyspec(b, d, i, 0, 1, proto);
+    if (k->numkeys > 0)
+        reply_keynum_spec(b, d, k->numkeys, proto);
+    if (sort) {
+        reply_unknown_spec(b,
+                           "For the optional BY/GET keyword. It is marked 'unknown' because the "
+                           "key names derive from the content of the key we sort",
+                           KF_RO, proto);
+        if (!sort_ro)
+            reply_unknown_spec(b,
+                               "For the optional STORE keyword. It is marked 'unknown' because "
+                               "the keyword can appear anywhere in the argument array",
+                               KF_OW, proto);
+    }
 }
 
 static void reply_info(struct buf *b, const struct cmd_def *d, int proto)
@@ -116,7 +226,7 @@ static void reply_info(struct buf *b, const struct cmd_def *d, int proto)
     resp_array(b, 10);
     resp_bulk_cstr(b, d->name);
     resp_int(b, d->arity);
-    reply_words(b, d->flags, proto);
+    reply_words_extra(b, d->flags, movable(d) ? "movablekeys" : NULL, proto);
     resp_int(b, d->rt.keys.first);
     resp_int(b, d->rt.keys.last);
     resp_int(b, d->rt.keys.step);
@@ -288,12 +398,23 @@ static const struct cmd_def *full_command_def(const rt_str *argv, int argc)
     return sub ? sub : d;
 }
 
-/* The definition whose keys GETKEYS lists, with the walk over them begun; NULL with an
- * error written when there are none. */
-static const struct cmd_def *command_keys(struct rt_call *call, const rt_str *argv, int argc,
-                                          struct rt_keyiter *it)
+/* The count of a keynum spec as Redis's getkeys procs of those commands read it
+ * (atoi: leading digits, 0 when none). */
+static long keynum_count(const rt_str *a)
 {
-    const struct cmd_def *d = full_command_def(argv, argc);
+    char tmp[32];
+    size_t n = a->len < sizeof tmp - 1 ? a->len : sizeof tmp - 1;
+    memcpy(tmp, a->ptr, n);
+    tmp[n] = '\0';
+    return strtol(tmp, NULL, 10);
+}
+
+/* The positions of a command's keys in argv (*n of them; the caller frees), or NULL
+ * after replying Redis's GETKEYS error. *d receives the definition. */
+static int *command_keys(struct rt_call *call, const rt_str *argv, int argc,
+                         const struct cmd_def **dp, int *n)
+{
+    const struct cmd_def *d = *dp = full_command_def(argv, argc);
     if (!d) {
         resp_error(call->out, "ERR Invalid command specified");
         return NULL;
@@ -308,39 +429,89 @@ static const struct cmd_def *command_keys(struct rt_call *call, const rt_str *ar
         return NULL;
     }
     int last = k->last >= 0 ? k->last : argc + k->last;
-    struct rt_keyiter probe;
-    rt_keys_begin(&probe, &d->rt, argc, argv);
-    if ((k->first > 0 && (last >= argc || last < k->first || k->first >= argc)) ||
-        rt_keys_next(&probe) < 0) {
+    long nk = 0;
+    if (k->numkeys > 0 && k->numkeys < argc)
+        nk = keynum_count(&argv[k->numkeys]);
+    /* A keynum count must be from 1 to the arguments after it, or there are no keys. */
+    bool bad_count = k->numkeys > 0 && (nk < 1 || nk > argc - k->numkeys - 1);
+    if ((k->first > 0 && (last >= argc || last < k->first || k->first >= argc)) || bad_count) {
         resp_error(call->out, "ERR Invalid arguments specified for command");
         return NULL;
     }
-    rt_keys_begin(it, &d->rt, argc, argv);
-    return d;
+    int *pos = malloc(((size_t)argc + 1) * sizeof *pos);
+    if (!pos)
+        abort();
+    *n = 0;
+    int step = k->step > 0 ? k->step : 1;
+    for (int i = k->first; k->first > 0 && i <= last; i += step)
+        pos[(*n)++] = i;
+    for (long i = 0; i < nk; i++)
+        pos[(*n)++] = k->numkeys + 1 + (int)i;
+    if (!*n) {
+        free(pos);
+        resp_error(call->out, "ERR Invalid arguments specified for command");
+        return NULL;
+    }
+    return pos;
+}
+
+/* SORT's STORE key, found as Redis's sortGetKeys does (the last STORE with an argument
+ * after it, skipping LIMIT's two and GET's and BY's one): its position, or -1. */
+static int sort_store_pos(const struct cmd_def *d, const rt_str *argv, int argc)
+{
+    if (strcmp(d->name, "sort") != 0)
+        return -1;
+    int pos = -1;
+    for (int i = 2; i < argc; i++) {
+        if (arg_is(&argv[i], "limit"))
+            i += 2;
+        else if (arg_is(&argv[i], "get") || arg_is(&argv[i], "by"))
+            i += 1;
+        else if (arg_is(&argv[i], "store") && i + 1 < argc)
+            pos = i + 1;
+    }
+    return pos;
+}
+
+/* Whether key position i comes from the range part of the key spec. */
+static bool in_range(const struct cmd_def *d, int i, int argc)
+{
+    const struct rt_keyspec *k = &d->rt.keys;
+    if (k->first <= 0 || i < k->first)
+        return false;
+    int last = k->last >= 0 ? k->last : argc + k->last;
+    int step = k->step > 0 ? k->step : 1;
+    return i <= last && (i - k->first) % step == 0;
+}
+
+static void reply_getkey(struct rt_call *call, const rt_str *a, enum key_flags f, bool with_flags)
+{
+    if (with_flags) {
+        resp_array(call->out, 2);
+        resp_bulk(call->out, a->ptr, a->len);
+        reply_key_flags(call->out, f, call->proto);
+    } else {
+        resp_bulk(call->out, a->ptr, a->len);
+    }
 }
 
 static void getkeys(struct rt_call *call, bool with_flags)
 {
     const rt_str *argv = call->argv + 2;
     int argc = call->argc - 2;
-    struct rt_keyiter it;
-    const struct cmd_def *d = command_keys(call, argv, argc, &it);
-    if (!d)
+    const struct cmd_def *d;
+    int n;
+    int *pos = command_keys(call, argv, argc, &d, &n);
+    if (!pos)
         return;
-    struct rt_keyiter count = it;
-    int n = 0;
-    while (rt_keys_next(&count) >= 0)
-        n++;
-    resp_array(call->out, n);
-    for (int i; (i = rt_keys_next(&it)) >= 0;) {
-        if (with_flags) {
-            resp_array(call->out, 2);
-            resp_bulk(call->out, argv[i].ptr, argv[i].len);
-            reply_key_flags(call->out, d, call->proto);
-        } else {
-            resp_bulk(call->out, argv[i].ptr, argv[i].len);
-        }
-    }
+    int store = sort_store_pos(d, argv, argc);
+    resp_array(call->out, n + (store >= 0));
+    for (int k = 0; k < n; k++)
+        reply_getkey(call, &argv[pos[k]], key_flags_of(d, in_range(d, pos[k], argc)),
+                     with_flags);
+    if (store >= 0)
+        reply_getkey(call, &argv[store], KF_OW, with_flags);
+    free(pos);
 }
 
 static void command_getkeys(struct rt_call *call) { getkeys(call, false); }

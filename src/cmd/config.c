@@ -17,6 +17,7 @@
 #include "cmd/cmd.h"
 #include "cmd/server.h"
 #include "cmd/split.h"
+#include "store/object.h"
 
 enum kind {
     K_INT,   /* string2ll, signed bounds */
@@ -28,8 +29,9 @@ enum kind {
     K_STR,   /* any string */
 };
 
-enum setter { S_NONE, S_HZ, S_MAXCLIENTS, S_BULK, S_QBUF };
-enum getter { G_FIXED, G_PORT, G_BIND, G_HZ, G_MAXCLIENTS, G_BULK, G_QBUF, G_DIR };
+/* S_LIMIT / G_LIMIT: an encoding threshold of store/object.h (param.lim). */
+enum setter { S_NONE, S_HZ, S_MAXCLIENTS, S_BULK, S_QBUF, S_LIMIT };
+enum getter { G_FIXED, G_PORT, G_BIND, G_HZ, G_MAXCLIENTS, G_BULK, G_QBUF, G_DIR, G_LIMIT };
 
 struct param {
     const char *name;
@@ -41,6 +43,7 @@ struct param {
     enum getter get;
     enum setter set; /* S_NONE: only the current value is accepted */
     const char *fixed;
+    enum obj_limit_id lim; /* G_LIMIT / S_LIMIT only */
 };
 
 static const char *const policies[] = {"volatile-lru",   "volatile-lfu", "volatile-random",
@@ -50,24 +53,44 @@ static const char *const fsyncs[] = {"everysec", "always", "no", NULL};
 
 #define MB (1024 * 1024)
 static const struct param params[] = {
-    {"port", K_INT, true, 0, 65535, NULL, G_PORT, S_NONE, NULL},
-    {"bind", K_STR, true, 0, 0, NULL, G_BIND, S_NONE, NULL},
-    {"hz", K_INT, false, 0, INT_MAX, NULL, G_HZ, S_HZ, NULL},
-    {"maxclients", K_UINT, false, 1, UINT_MAX, NULL, G_MAXCLIENTS, S_MAXCLIENTS, NULL},
-    {"proto-max-bulk-len", K_MEM, false, MB, LLONG_MAX, NULL, G_BULK, S_BULK, NULL},
-    {"client-query-buffer-limit", K_UMEM, false, MB, LLONG_MAX, NULL, G_QBUF, S_QBUF, NULL},
-    {"save", K_STR, false, 0, 0, NULL, G_FIXED, S_NONE, ""},
-    {"appendonly", K_BOOL, false, 0, 0, NULL, G_FIXED, S_NONE, "no"},
-    {"appendfsync", K_ENUM, false, 0, 0, fsyncs, G_FIXED, S_NONE, "everysec"},
-    {"databases", K_INT, true, 1, INT_MAX, NULL, G_FIXED, S_NONE, "1"},
-    {"maxmemory", K_UMEM, false, 0, ULLONG_MAX, NULL, G_FIXED, S_NONE, "0"},
-    {"maxmemory-policy", K_ENUM, false, 0, 0, policies, G_FIXED, S_NONE, "noeviction"},
-    {"timeout", K_INT, false, 0, INT_MAX, NULL, G_FIXED, S_NONE, "0"},
-    {"daemonize", K_BOOL, true, 0, 0, NULL, G_FIXED, S_NONE, "no"},
-    {"io-threads", K_INT, true, 1, 128, NULL, G_FIXED, S_NONE, "1"},
-    {"cluster-enabled", K_BOOL, true, 0, 0, NULL, G_FIXED, S_NONE, "no"},
-    {"dir", K_STR, true, 0, 0, NULL, G_DIR, S_NONE, NULL},
-    {"dbfilename", K_STR, true, 0, 0, NULL, G_FIXED, S_NONE, "dump.rdb"},
+    {"port", K_INT, true, 0, 65535, NULL, G_PORT, S_NONE, NULL, 0},
+    {"bind", K_STR, true, 0, 0, NULL, G_BIND, S_NONE, NULL, 0},
+    {"hz", K_INT, false, 0, INT_MAX, NULL, G_HZ, S_HZ, NULL, 0},
+    {"maxclients", K_UINT, false, 1, UINT_MAX, NULL, G_MAXCLIENTS, S_MAXCLIENTS, NULL, 0},
+    {"proto-max-bulk-len", K_MEM, false, MB, LLONG_MAX, NULL, G_BULK, S_BULK, NULL, 0},
+    {"client-query-buffer-limit", K_UMEM, false, MB, LLONG_MAX, NULL, G_QBUF, S_QBUF, NULL, 0},
+    {"save", K_STR, false, 0, 0, NULL, G_FIXED, S_NONE, "", 0},
+    {"appendonly", K_BOOL, false, 0, 0, NULL, G_FIXED, S_NONE, "no", 0},
+    {"appendfsync", K_ENUM, false, 0, 0, fsyncs, G_FIXED, S_NONE, "everysec", 0},
+    {"databases", K_INT, true, 1, INT_MAX, NULL, G_FIXED, S_NONE, "1", 0},
+    {"maxmemory", K_UMEM, false, 0, ULLONG_MAX, NULL, G_FIXED, S_NONE, "0", 0},
+    {"maxmemory-policy", K_ENUM, false, 0, 0, policies, G_FIXED, S_NONE, "noeviction", 0},
+    {"timeout", K_INT, false, 0, INT_MAX, NULL, G_FIXED, S_NONE, "0", 0},
+    {"daemonize", K_BOOL, true, 0, 0, NULL, G_FIXED, S_NONE, "no", 0},
+    {"io-threads", K_INT, true, 1, 128, NULL, G_FIXED, S_NONE, "1", 0},
+    {"cluster-enabled", K_BOOL, true, 0, 0, NULL, G_FIXED, S_NONE, "no", 0},
+    {"dir", K_STR, true, 0, 0, NULL, G_DIR, S_NONE, NULL, 0},
+    {"dbfilename", K_STR, true, 0, 0, NULL, G_FIXED, S_NONE, "dump.rdb", 0},
+    /* Encoding thresholds, with Redis 7's types and ranges: entry counts are integers,
+     * value sizes memory values, both 0..LONG_MAX. The old "ziplist" names are entries
+     * of their own (as in Redis 7.0, where CONFIG GET of a glob lists both names and a
+     * CONFIG SET may name both). */
+#define LIMIT(nm, kind, lo, hi, id) {nm, kind, false, lo, hi, NULL, G_LIMIT, S_LIMIT, NULL, id}
+    LIMIT("hash-max-listpack-entries", K_INT, 0, LLONG_MAX, LIM_HASH_LP_ENTRIES),
+    LIMIT("hash-max-ziplist-entries", K_INT, 0, LLONG_MAX, LIM_HASH_LP_ENTRIES),
+    LIMIT("hash-max-listpack-value", K_MEM, 0, LLONG_MAX, LIM_HASH_LP_VALUE),
+    LIMIT("hash-max-ziplist-value", K_MEM, 0, LLONG_MAX, LIM_HASH_LP_VALUE),
+    LIMIT("set-max-intset-entries", K_INT, 0, LLONG_MAX, LIM_SET_INTSET_ENTRIES),
+    LIMIT("set-max-listpack-entries", K_INT, 0, LLONG_MAX, LIM_SET_LP_ENTRIES),
+    LIMIT("set-max-listpack-value", K_MEM, 0, LLONG_MAX, LIM_SET_LP_VALUE),
+    LIMIT("zset-max-listpack-entries", K_INT, 0, LLONG_MAX, LIM_ZSET_LP_ENTRIES),
+    LIMIT("zset-max-ziplist-entries", K_INT, 0, LLONG_MAX, LIM_ZSET_LP_ENTRIES),
+    LIMIT("zset-max-listpack-value", K_MEM, 0, LLONG_MAX, LIM_ZSET_LP_VALUE),
+    LIMIT("zset-max-ziplist-value", K_MEM, 0, LLONG_MAX, LIM_ZSET_LP_VALUE),
+    LIMIT("list-max-listpack-size", K_INT, INT_MIN, INT_MAX, LIM_LIST_LP_SIZE),
+    LIMIT("list-max-ziplist-size", K_INT, INT_MIN, INT_MAX, LIM_LIST_LP_SIZE),
+    LIMIT("list-compress-depth", K_INT, 0, INT_MAX, LIM_LIST_COMPRESS_DEPTH),
+#undef LIMIT
 };
 #define NPARAMS (sizeof params / sizeof *params)
 
@@ -85,6 +108,7 @@ static void param_value(const struct param *p, const struct rt_options *o, char 
         if (!getcwd(out, n))
             snprintf(out, n, "%s", "");
         break;
+    case G_LIMIT: snprintf(out, n, "%lld", (long long)obj_limit(p->lim)); break;
     }
 }
 
@@ -198,13 +222,16 @@ static bool apply(struct rt *rt, const struct param *p, uint64_t v)
     case S_MAXCLIENTS: return v <= UINT_MAX && rt_set_maxclients(rt, (unsigned)v);
     case S_BULK: return rt_set_proto_max_bulk_len(rt, v);
     case S_QBUF: return rt_set_query_buffer_limit(rt, v);
+    case S_LIMIT: obj_limit_set(p->lim, (int64_t)v); return true; /* range checked */
     case S_NONE: return true;
     }
     return false;
 }
 
-static void restore(struct rt *rt, const struct rt_options *o)
+static void restore(struct rt *rt, const struct rt_options *o, const int64_t *lims)
 {
+    for (int i = 0; i < LIM_COUNT; i++)
+        obj_limit_set((enum obj_limit_id)i, lims[i]);
     rt_set_hz(rt, o->hz);
     rt_set_maxclients(rt, o->maxclients);
     rt_set_proto_max_bulk_len(rt, o->proto_max_bulk_len);
@@ -279,9 +306,12 @@ static void config_set(struct rt_call *call)
     struct rt *rt = rt_of(call->rt_shard);
     struct rt_options before;
     rt_options_get(rt, &before);
+    int64_t lims[LIM_COUNT];
+    for (int i = 0; i < LIM_COUNT; i++)
+        lims[i] = obj_limit((enum obj_limit_id)i);
     for (int i = 0; i < n; i++) {
         if (!apply(rt, set[i], nums[i])) {
-            restore(rt, &before);
+            restore(rt, &before, lims);
             resp_errorf(call->out,
                         "ERR CONFIG SET failed (possibly related to argument '%s') - "
                         "argument is out of range",

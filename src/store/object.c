@@ -93,7 +93,7 @@ void *store_obj_restore(const char *dump, size_t len, enum val_type *t, unsigned
 /* ---- Thresholds ---- */
 
 static _Atomic int64_t limits[LIM_COUNT] = {
-    [LIM_HASH_LP_ENTRIES] = 128, [LIM_HASH_LP_VALUE] = 64, [LIM_SET_INTSET_ENTRIES] = 512,
+    [LIM_HASH_LP_ENTRIES] = 512, [LIM_HASH_LP_VALUE] = 64, [LIM_SET_INTSET_ENTRIES] = 512,
     [LIM_SET_LP_ENTRIES] = 128,  [LIM_SET_LP_VALUE] = 64,  [LIM_ZSET_LP_ENTRIES] = 128,
     [LIM_ZSET_LP_VALUE] = 64,    [LIM_LIST_LP_SIZE] = -2,  [LIM_LIST_COMPRESS_DEPTH] = 0,
 };

@@ -51,7 +51,7 @@ struct entry *store_set_obj(struct store *s, const char *key, size_t klen, enum 
 
 /* ---- Encoding thresholds ---- */
 enum obj_limit_id {
-    LIM_HASH_LP_ENTRIES,   /* hash-max-listpack-entries   128 */
+    LIM_HASH_LP_ENTRIES,   /* hash-max-listpack-entries   512 (redis.conf suggests 128) */
     LIM_HASH_LP_VALUE,     /* hash-max-listpack-value      64 */
     LIM_SET_INTSET_ENTRIES, /* set-max-intset-entries     512 */
     LIM_SET_LP_ENTRIES,    /* set-max-listpack-entries    128 */
