@@ -17,6 +17,13 @@ and prints, per test (command x pipeline depth), the median throughput and the
 median server CPU microseconds per operation of each server, plus the median of
 the per-round ratios corekv/redis. See bench/README.md.
 
+Collection scenarios (--collections: LPUSH, LPOP, SADD, HSET, ZADD, LRANGE_100,
+redis-benchmark's tests) run the same way, for a third of --duration each, from a
+state set up outside the measured window. The memory scenario ("memory",
+--mem-elements) loads a hash of 1M small fields and a sorted set of 1M members
+into a fresh server of each kind and reports the RSS and INFO used_memory growth
+per element. A scenario whose command corekv does not know is left out.
+
 Standard library only; run with Debian's /usr/bin/python3. Only ever talks to
 127.0.0.1.
 """
@@ -51,6 +58,21 @@ GOALS = {16: 0.70, 1: 1.00}
 # loadgen scenarios: -P is in scripts (transactions, MSETs) per batch.
 LOADGEN_PIPELINE = 4
 MSET_KEYS = 10
+
+# Collection scenarios: redis-benchmark's own tests (one key each: mylist, myset,
+# myhash, myzset; members drawn from -r), run at every -P, for a third of
+# --duration each (they are many). Every run starts from a state set up outside
+# the measured window, the same on both servers: LPUSH from an empty list, LPOP
+# from a list holding at least n elements (never popping an empty one),
+# LRANGE_100 on a list of 600 elements of -d bytes (redis-benchmark fills it with
+# its LPUSH phase, which we do not time: we send "LRANGE mylist 0 99" as a
+# command of its own). SADD/HSET/ZADD accumulate up to -r members over the runs,
+# alike on both servers.
+COLLECTION_TESTS = "lpush,lpop,sadd,hset,zadd,lrange_100"
+COLLECTION_DURATION_SCALE = 1 / 3
+COLLECTION_SETUP = {"lpush": ("mylist", 0), "lpop": ("mylist", None),
+                    "lrange_100": ("mylist", 600)}
+COLLECTION_COMMAND = {"lrange_100": ["LRANGE", "mylist", "0", "99"]}
 
 
 def multi5_script(datasize):
@@ -104,6 +126,11 @@ def scenario_plan(args):
              "tool": "redis-benchmark", "test": t, "pipeline": p, "corekv": "one",
              "goal": GOALS.get(p)}
             for t in args.tests for p in args.pipelines]
+    plan += [{"name": "%s-P%d" % (t, p), "label": "%s -P%d" % (t.upper(), p),
+              "tool": "redis-benchmark", "test": t, "pipeline": p, "corekv": "one",
+              "goal": None, "duration_scale": COLLECTION_DURATION_SCALE,
+              "setup": COLLECTION_SETUP.get(t), "command": COLLECTION_COMMAND.get(t)}
+             for t in args.collections for p in args.pipelines]
     plan.append({"name": "multi5", "label": "multi5 -P%d" % LOADGEN_PIPELINE,
                  "tool": "loadgen", "test": "multi5", "pipeline": LOADGEN_PIPELINE,
                  "corekv": "one", "goal": None,
@@ -112,6 +139,9 @@ def scenario_plan(args):
                  "tool": "loadgen", "test": "mset10", "pipeline": LOADGEN_PIPELINE,
                  "corekv": "cross", "goal": None,
                  "script": mset10_script(args.datasize, args.cross_shards), "key_lists": True})
+    if args.mem_elements > 0:
+        plan.append({"name": "memory", "label": "memory", "tool": "memory", "test": "memory",
+                     "pipeline": 0, "corekv": "mem", "goal": None})
     if not args.only:
         return plan
 
@@ -383,14 +413,46 @@ def preload(server, keyspace, datasize, chunk=10000):
     return n
 
 
+def set_up_list(server, sc, n, datasize):
+    """Before a run, outside its window: sc's list emptied, then filled with
+    `size` elements (None: n, the run's request count) of datasize bytes."""
+    key, size = sc["setup"]
+    size = n if size is None else size
+    with Resp(server.port, timeout=120.0) as c:
+        c.call("DEL", key)
+        if not size:
+            return
+        value = b"x" * datasize
+        per, batch = 1000, 50
+        full = Resp.encode(b"RPUSH", key, *[value] * per)
+        left = size
+        while left > 0:
+            cmds = []
+            while left > 0 and len(cmds) < batch:
+                k = min(per, left)
+                cmds.append(full if k == per else Resp.encode(b"RPUSH", key, *[value] * k))
+                left -= k
+            c.sock.sendall(b"".join(cmds))
+            for _ in cmds:
+                r = c.reply()
+                if isinstance(r, RuntimeError):
+                    raise RuntimeError("%s: list set-up: %s" % (server.label, r))
+        got = c.call("LLEN", key)
+        if got != size:
+            raise RuntimeError("%s: list set-up: LLEN %s, expected %d" % (server.label, got, size))
+
+
 def client_command(args, server, sc, n):
     """The load generator's command line for scenario sc against server."""
     if sc["tool"] == "redis-benchmark":
-        return ["taskset", "-c", CLIENT_CPU, args.benchmark_bin,
-                "-h", HOST, "-p", str(server.port),
-                "-t", sc["test"], "-n", str(n), "-c", str(args.clients),
-                "-P", str(sc["pipeline"]), "-r", str(args.keyspace),
-                "-d", str(args.datasize), "--csv"]
+        cmd = ["taskset", "-c", CLIENT_CPU, args.benchmark_bin,
+               "-h", HOST, "-p", str(server.port),
+               "-n", str(n), "-c", str(args.clients),
+               "-P", str(sc["pipeline"]), "-r", str(args.keyspace),
+               "-d", str(args.datasize), "--csv"]
+        if sc.get("command"):
+            return cmd + sc["command"]
+        return cmd + ["-t", sc["test"]]
     cmd = ["taskset", "-c", CLIENT_CPU, args.loadgen_bin,
            "-h", HOST, "-p", str(server.port), "-n", str(n), "-c", str(args.clients),
            "-P", str(sc["pipeline"]), "-r", str(args.keyspace)]
@@ -427,6 +489,8 @@ def parse_client_output(sc, cmd, proc):
 
 
 def run_benchmark(args, server, sc, n):
+    if sc.get("setup"):
+        set_up_list(server, sc, n, args.datasize)
     cmd = client_command(args, server, sc, n)
     cmds0 = info_field(server.port, "stats", "total_commands_processed")
 
@@ -487,6 +551,132 @@ def run_benchmark(args, server, sc, n):
     return run
 
 
+# --------------------------------------------------------------------------
+# Memory per element.
+
+def proc_rss(pid):
+    """Resident set size of the process, bytes (VmRSS)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+MEM_LOADS = [  # type, command, key, (field/score, value/member) of element i, length command
+    ("hash", b"HSET", b"memhash", lambda i: (b"f:%07d" % i, b"v%07d" % i), "HLEN"),
+    ("zset", b"ZADD", b"memzset", lambda i: (b"%d" % i, b"member:%07d" % i), "ZCARD"),
+]
+
+
+def load_elements(server, cmd, key, item, n, per=1000, batch=20):
+    """n elements into key, `per` per command, `batch` commands per write."""
+    with Resp(server.port, timeout=120.0) as c:
+        for start in range(0, n, per * batch):
+            cmds = []
+            for lo in range(start, min(start + per * batch, n), per):
+                args = [cmd, key]
+                for i in range(lo, min(lo + per, n)):
+                    args += item(i)
+                cmds.append(Resp.encode(*args))
+            c.sock.sendall(b"".join(cmds))
+            for _ in cmds:
+                r = c.reply()
+                if isinstance(r, RuntimeError):
+                    raise RuntimeError("%s: %s replied %s" % (server.label, cmd.decode(), r))
+
+
+def memory_bench(args, workdir, started):
+    """Loads a hash of --mem-elements small fields, then a sorted set of as many
+    members, into a fresh corekv (one shard) and a fresh redis-server, one server
+    at a time; returns per type and server the growth of RSS and of INFO
+    used_memory over the load, in bytes per element."""
+    n = args.mem_elements
+    res = {}
+    for s in (Server("corekv", args.corekv_bin, args.server_args, workdir, name="corekv-mem"),
+              Server("redis", args.redis_bin, [], workdir, name="redis-mem")):
+        started.append(s)
+        s.start()
+        before = (proc_rss(s.proc.pid), info_field(s.port, "memory", "used_memory"))
+        for typ, cmd, key, item, card in MEM_LOADS:
+            t0 = time.monotonic()
+            try:
+                load_elements(s, cmd, key, item, n)
+            except RuntimeError as e:
+                if "unknown command" not in str(e):
+                    raise
+                log("%s: no %s type yet (%s unknown): skipped" % (s.name, typ, cmd.decode()))
+                res[(typ, s.label)] = None
+                continue
+            with Resp(s.port) as c:
+                got = c.call(card, key)
+            if got != n:
+                raise RuntimeError("%s: %s %s is %r after loading %d elements" % (
+                    s.label, card, key.decode(), got, n))
+            after = (proc_rss(s.proc.pid), info_field(s.port, "memory", "used_memory"))
+            res[(typ, s.label)] = {
+                "rss_per_element": (after[0] - before[0]) / n,
+                "used_memory_per_element": (after[1] - before[1]) / n
+                if None not in (before[1], after[1]) else None,
+                "rss_after": after[0], "used_memory_after": after[1],
+                "load_s": time.monotonic() - t0}
+            log("%s: %s of %d elements loaded in %.1f s: RSS +%.1f MB" % (
+                s.name, typ, n, res[(typ, s.label)]["load_s"], (after[0] - before[0]) / 1e6))
+            before = after
+        s.stop()
+    rows = []
+    for typ, *_ in MEM_LOADS:
+        a, b = res[(typ, "corekv")], res[(typ, "redis")]
+        if a is None or b is None:
+            continue
+        row = {"type": typ, "elements": n, "corekv": a, "redis": b,
+               "rss_ratio": a["rss_per_element"] / b["rss_per_element"]}
+        if a["used_memory_per_element"] and b["used_memory_per_element"]:
+            row["used_memory_ratio"] = a["used_memory_per_element"] / b["used_memory_per_element"]
+        rows.append(row)
+    return rows
+
+
+def print_memory(rows, out=sys.stdout):
+    if not rows:
+        print("memory per element: no type could be loaded into both servers", file=out)
+        return
+    print("memory per element: a hash of %d fields (f:%%07d -> v%%07d) and a sorted set of "
+          "as many members (member:%%07d, integer scores), each loaded pipelined into a "
+          "fresh server; growth of RSS (VmRSS) and of INFO used_memory over the load"
+          % rows[0]["elements"], file=out)
+    hdr = "%-6s %15s %16s %9s %16s %17s %9s" % (
+        "type", "redis RSS B/el", "corekv RSS B/el", "ratio", "redis used B/el",
+        "corekv used B/el", "ratio")
+    print(hdr, file=out)
+    print("-" * len(hdr), file=out)
+    for r in rows:
+        a, b = r["corekv"], r["redis"]
+        um = lambda x: "-" if x is None else "%.1f" % x  # noqa: E731
+        print("%-6s %15.1f %16.1f %9.3f %16s %17s %9s" % (
+            r["type"], b["rss_per_element"], a["rss_per_element"], r["rss_ratio"],
+            um(b["used_memory_per_element"]), um(a["used_memory_per_element"]),
+            "%.3f" % r["used_memory_ratio"] if "used_memory_ratio" in r else "-"), file=out)
+
+
+def drop_unknown(plan, pairs):
+    """Scenarios whose command corekv does not know (a type not there yet) are
+    left out, with a warning, rather than timing error replies."""
+    kept = []
+    for sc in plan:
+        if sc["tool"] != "redis-benchmark":
+            kept.append(sc)
+            continue
+        name = (sc.get("command") or [sc["test"].split("_")[0]])[0].upper()
+        with Resp(pairs[sc["corekv"]][0].port) as c:
+            info = c.call("COMMAND", "INFO", name)
+        if info and info[0] is not None:
+            kept.append(sc)
+        else:
+            log("warning: corekv does not know %s: scenario %s left out" % (name, sc["name"]))
+    return kept
+
+
 def calibrate(args, servers, sc):
     """One warm-up run per server; returns n for ~args.duration seconds at the
     faster server's rate (the same n for both: a fixed request count)."""
@@ -502,7 +692,7 @@ def calibrate(args, servers, sc):
         if args.verbose:
             log("  warm-up %-6s %s n=%d: %.0f ops/s" % (s.label, sc["label"], n0, r["throughput"]))
         warn_reply_errors(r)
-    n = int(max(rates) * args.duration)
+    n = int(max(rates) * args.duration * sc.get("duration_scale", 1.0))
     step = 100000 if n >= 1000000 else 10000
     return max(step, (n + step - 1) // step * step)
 
@@ -566,7 +756,7 @@ def print_table(rows, a_label, b_label, out=sys.stdout):
     cols = ["test", "n", "%s kop/s" % b_label, "%s kop/s" % a_label, "thr ratio",
             "%s us/op" % b_label, "%s us/op" % a_label, "cpu/op ratio",
             "[min - max]", "core %", "goal"]
-    widths = [11, 9, 12, 12, 9, 11, 12, 12, 13, 9, 12]
+    widths = [15, 9, 12, 12, 9, 11, 12, 12, 13, 9, 12]
     hdr = "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths)))
     print(hdr, file=out)
     print("-" * len(hdr), file=out)
@@ -595,11 +785,11 @@ def print_table(rows, a_label, b_label, out=sys.stdout):
 
 
 def print_runs(runs, out=sys.stdout):
-    print("%-5s %-7s %-11s %9s %8s %10s %10s %10s %8s %7s %7s %9s %6s %6s" % (
+    print("%-5s %-7s %-15s %9s %8s %10s %10s %10s %8s %7s %7s %9s %6s %6s" % (
         "round", "server", "test", "ops", "wall s", "ops/s", "client/s", "cpu ms",
         "us/op", "srv%", "cli%", "cli us/op", "oth0%", "oth1%"), file=out)
     for r in runs:
-        print("%-5d %-7s %-11s %9d %8.3f %10.0f %10.0f %10.0f %8.3f %7.0f %7.0f %9.3f %6.0f %6.0f" % (
+        print("%-5d %-7s %-15s %9d %8.3f %10.0f %10.0f %10.0f %8.3f %7.0f %7.0f %9.3f %6.0f %6.0f" % (
             r["round"], r["server"], "%s -P%d" % (r["test"], r["pipeline"]), r["ops"],
             r["wall_s"], r["throughput"], r["client_rps"], r["server_cpu_s"] * 1e3,
             r["cpu_us_per_op"], r["server_core_util"] * 100, r["client_core_util"] * 100,
@@ -623,6 +813,14 @@ def parse_args(argv):
                          "least 2)")
     ap.add_argument("--tests", default="get,set",
                     help="comma-separated redis-benchmark -t tests (default get,set)")
+    ap.add_argument("--collections", default=COLLECTION_TESTS,
+                    help="comma-separated redis-benchmark tests of the collection "
+                         "types, run for a third of --duration (default %s; '' for none)"
+                         % COLLECTION_TESTS)
+    ap.add_argument("--mem-elements", type=int, default=1000000,
+                    help="memory scenario: fields of the hash and members of the sorted "
+                         "set loaded into a fresh pair of servers (default 1000000; 0 "
+                         "skips it)")
     ap.add_argument("--pipelines", default="16,1", help="comma-separated -P values (default 16,1)")
     ap.add_argument("--clients", "-c", type=int, default=50, help="-c connections (default 50)")
     ap.add_argument("-n", "--requests", type=int, default=None,
@@ -656,6 +854,7 @@ def parse_args(argv):
     ap.add_argument("--verbose", "-v", action="store_true", help="print every run")
     args = ap.parse_args(argv)
     args.tests = [t.strip().lower() for t in args.tests.split(",") if t.strip()]
+    args.collections = [t.strip().lower() for t in args.collections.split(",") if t.strip()]
     args.pipelines = [int(p) for p in args.pipelines.split(",") if p.strip()]
     args.only = [o.strip().lower() for o in args.only.split(",") if o.strip()]
     # Servers run in a scratch directory: make relative paths (the Makefile's
@@ -703,6 +902,9 @@ def main(argv=None):
     load1 = preflight(args, plan)
 
     workdir = tempfile.mkdtemp(prefix="corekv-bench-")
+    mem_wanted = any(sc["tool"] == "memory" for sc in plan)
+    plan = [sc for sc in plan if sc["tool"] != "memory"]
+    mem_rows = None
     # Pairs of servers, each started only if a scenario needs it: corekv with one
     # shard (GET/SET, multi5) and with --cross-shards shards (mset10), each beside
     # a redis-server of its own, so both servers of a pair share one history.
@@ -716,11 +918,14 @@ def main(argv=None):
                                  name="corekv-%dshards" % args.cross_shards),
                           Server("redis", args.redis_bin, [], workdir, name="redis-mset10")]
     servers = [s for pair in pairs.values() for s in pair]
+    mem_servers = []   # the memory scenario's, started (one at a time) after the rounds
     a_label, b_label = "corekv", "redis"
     self_test = is_redis_binary(args.corekv_bin)
 
     def cleanup():
         for s in servers:
+            s.stop()
+        for s in mem_servers:
             s.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -746,6 +951,7 @@ def main(argv=None):
                 ",".join(map(str, s.affinity())), -1 if nkeys is None else nkeys))
         if self_test:
             log("note: the corekv side is a redis-server binary (harness self-test)")
+        plan = drop_unknown(plan, pairs)
 
         # Idle CPU over one second, all servers with no client activity.
         idle0 = [s.cpu_ticks() for s in servers]
@@ -792,13 +998,17 @@ def main(argv=None):
                     retried += 1
                 runs.extend(pair)
             log("round %d/%d done" % (rnd, args.rounds))
+        if mem_wanted:
+            for s in servers:   # the throughput servers are done: free their memory
+                s.stop()
+            mem_rows = memory_bench(args, workdir, mem_servers)
     except KeyboardInterrupt:
         log("interrupted: stopping servers")
         cleanup()
         return 130
     except (RuntimeError, OSError) as e:
         log("error: %s" % e)
-        for s in servers:
+        for s in servers + mem_servers:
             if s.proc is not None and s.proc.poll() is not None:
                 log("%s exited with status %s; end of %s:\n%s" % (
                     s.name, s.proc.returncode, s.logpath, s.log_tail()))
@@ -824,7 +1034,11 @@ def main(argv=None):
           "throughput and us/op use the server's own op count (redis-benchmark) or "
           "loadgen's count of scripts (multi5: one transaction, mset10: one MSET)", file=out)
     print(file=out)
-    print_table(rows, a_label, b_label, out=out)
+    if plan:
+        print_table(rows, a_label, b_label, out=out)
+    if mem_rows is not None:
+        print(file=out)
+        print_memory(mem_rows, out=out)
     noisy = [r for r in runs if max(r["other_load"].values()) > args.max_other_load]
     if retried:
         print("\n%d noisy pair(s) were repeated (other load above %.0f%% of a benchmark core)"
@@ -861,7 +1075,7 @@ def main(argv=None):
                 "max_other_load": args.max_other_load, "retries": args.retries,
                 "pairs_repeated": retried,
             },
-            "summary": rows, "runs": runs,
+            "summary": rows, "runs": runs, "memory": mem_rows,
         }
         if args.json == "-":
             json.dump(doc, sys.stdout, indent=2)

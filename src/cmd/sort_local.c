@@ -8,6 +8,7 @@
 #include "cmd/sort.h"
 #include "store/hash.h"
 #include "store/list.h"
+#include "store/zset.h"
 
 static void *xmalloc(size_t n)
 {
@@ -40,6 +41,12 @@ static bool load_key(struct cmd_shard *cs, struct sort_job *j, struct buf *out)
     if (t != VT_LIST && t != VT_SET && t != VT_ZSET) {
         resp_error(out, ERR_WRONGTYPE);
         return false;
+    }
+    if (t == VT_ZSET && entry_obj_enc(e) == OBJ_LISTPACK) {
+        /* Redis converts a sorted set to a skiplist before sorting it (SORT_RO too). */
+        struct zs z = zs_of(e);
+        zs_to_skiplist(&z);
+        zs_put(e, &z);
     }
     const void *obj = entry_obj(e);
     enum obj_enc enc = entry_obj_enc(e);

@@ -88,13 +88,10 @@ static void zadd_generic(struct rt_call *call, int scoreidx, unsigned flags, boo
         return;
     }
     /* Every score is checked before anything changes. */
-    size_t maxlen = 0;
     for (int j = 0; j < elements; j++) {
         double d;
         if (!arg_double(call, &argv[scoreidx + 2 * j], &d))
             return;
-        if (argv[scoreidx + 2 * j + 1].len > maxlen)
-            maxlen = argv[scoreidx + 2 * j + 1].len;
     }
     struct entry *e;
     struct zs z;
@@ -107,7 +104,10 @@ static void zadd_generic(struct rt_call *call, int scoreidx, unsigned flags, boo
     if (r == 0) {
         if (xx)
             goto reply;
-        z = zs_create((size_t)elements, maxlen);
+        /* As Redis 7.0: the new set's encoding follows its first member alone; later
+         * members convert it as they are added (so a -0 score that passes through the
+         * listpack reads back as 0, as it does there). */
+        z = zs_create(1, argv[scoreidx + 1].len);
         created = true;
     }
     for (int j = 0; j < elements; j++) {

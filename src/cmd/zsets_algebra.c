@@ -206,6 +206,8 @@ static bool union_one(struct zrun *r, const char *m, size_t len, double score)
         aggregate(&cur, v, r->o->agg);
         if (cur == old && signbit(cur) == signbit(old))
             return true; /* unchanged: spare the skiplist an update */
+        if (cur == old)
+            zs_delete(r->res, m, len); /* -0 became 0: zs_add sees no change in value */
         v = cur;
     }
     zs_add(r->res, m, len, v, 0, NULL);

@@ -105,6 +105,8 @@ struct zs zs_create(size_t n, size_t maxlen)
 
 static void to_skiplist(struct zs *z)
 {
+    if (z->enc != OBJ_LISTPACK)
+        return;
     unsigned char *lp = ZLP(z);
     struct zsl *sl = zsl_new(lp_count(lp) / 2 + 1);
     char ib[LP_INTBUF];
@@ -117,6 +119,8 @@ static void to_skiplist(struct zs *z)
     z->obj = sl;
     z->enc = OBJ_SKIPLIST;
 }
+
+void zs_to_skiplist(struct zs *z) { to_skiplist(z); }
 
 void zs_free(struct zs *z)
 {

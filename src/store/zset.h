@@ -48,6 +48,9 @@ void zs_put(struct entry *e, const struct zs *z);
  * limit is not 0), else a skiplist (as Redis's zsetTypeCreate). */
 struct zs zs_create(size_t n, size_t maxlen);
 void zs_free(struct zs *z);
+/* Convert to the skiplist encoding (no-op when already), as Redis's SORT does to any
+ * sorted set it reads. */
+void zs_to_skiplist(struct zs *z);
 size_t zs_len(const struct zs *z);
 /* Bytes allocated (MEMORY USAGE, benchmarks). */
 size_t zs_mem(const struct zs *z);
