@@ -268,22 +268,9 @@ void hrandfield_exec(struct rt_call *call)
 {
     if (call->argc >= 3) {
         int64_t l;
-        if (!arg_i64(call, &call->argv[2], &l))
+        bool wv;
+        if (!arg_rand_count(call, "withvalues", &l, &wv))
             return;
-        if (l == INT64_MIN) {
-            resp_error(call->out, "ERR value is out of range, value must between "
-                                  "-9223372036854775807 and 9223372036854775807");
-            return;
-        }
-        bool wv = call->argc == 4 && arg_is(&call->argv[3], "withvalues");
-        if (call->argc > 4 || (call->argc == 4 && !wv)) {
-            resp_error(call->out, ERR_SYNTAX);
-            return;
-        }
-        if (wv && (l < -INT64_MAX / 2 || l > INT64_MAX / 2)) {
-            resp_error(call->out, "ERR value is out of range");
-            return;
-        }
         hrandfield_count(call, l, wv);
         return;
     }

@@ -202,3 +202,19 @@ bool txn_finish_if_error(struct rt_txn *t)
     }
     return false;
 }
+
+bool arg_rand_count(struct rt_call *call, const char *with, int64_t *count, bool *with_given)
+{
+    if (!arg_i64_range(call, &call->argv[2], -INT64_MAX, INT64_MAX, count))
+        return false;
+    *with_given = call->argc == 4 && arg_is(&call->argv[3], with);
+    if (call->argc > 4 || (call->argc == 4 && !*with_given)) {
+        resp_error(call->out, ERR_SYNTAX);
+        return false;
+    }
+    if (*with_given && (*count < -INT64_MAX / 2 || *count > INT64_MAX / 2)) {
+        resp_error(call->out, "ERR value is out of range");
+        return false;
+    }
+    return true;
+}

@@ -31,6 +31,12 @@ bool arg_count(struct rt_call *call, const rt_str *a, int64_t *v);
 bool arg_i64_range(struct rt_call *call, const rt_str *a, int64_t min, int64_t max,
                    int64_t *v);
 
+/* HRANDFIELD / ZRANDMEMBER key count [with]: the count in [-INT64_MAX, INT64_MAX], then
+ * the optional word `with` (WITHVALUES, WITHSCORES; anything else is ERR_SYNTAX), and
+ * with it a count within +-INT64_MAX/2 (Redis's "ERR value is out of range": the reply
+ * doubles it). false after replying. */
+bool arg_rand_count(struct rt_call *call, const char *with, int64_t *count, bool *with_given);
+
 /* Redis's normalisation of a start/end index pair (LRANGE, LTRIM, ZRANGE by rank,
  * ZREMRANGEBYRANK): a negative index counts from the end of a collection of len
  * elements; false when the range is empty, else [*s, *e] lies within it. */

@@ -490,17 +490,9 @@ void zrandmember_exec(struct rt_call *call)
 {
     if (call->argc >= 3) {
         int64_t l;
-        if (!arg_i64_range(call, &call->argv[2], -INT64_MAX, INT64_MAX, &l))
+        bool ws;
+        if (!arg_rand_count(call, "withscores", &l, &ws))
             return;
-        bool ws = call->argc == 4 && arg_is(&call->argv[3], "withscores");
-        if (call->argc > 4 || (call->argc == 4 && !ws)) {
-            resp_error(call->out, ERR_SYNTAX);
-            return;
-        }
-        if (ws && (l < -INT64_MAX / 2 || l > INT64_MAX / 2)) {
-            resp_error(call->out, "ERR value is out of range");
-            return;
-        }
         zrandmember_count(call, l, ws);
         return;
     }
