@@ -356,7 +356,7 @@ static void zscan_exec(struct rt_call *call)
 #define R_FAST "@read @sortedset @fast"
 #define W_SLOW "@write @sortedset @slow"
 #define R_SLOW "@read @sortedset @slow"
-#define G "sorted_set"
+#define G "sorted-set"
 #define LOGN_M "O(log(N)+M) with N being the number of elements in the sorted set and M the " \
                "number of elements returned."
 #define LOGN_M_LIMIT "O(log(N)+M) with N being the number of elements in the sorted set and M " \

@@ -415,7 +415,7 @@ ZALG_FUNCS(zdiffstore, D_ZDIFFSTORE)
 #define W_FLAGS "write denyoom movablekeys"
 #define R_ACL "@read @sortedset @slow"
 #define W_ACL "@write @sortedset @slow"
-#define G "sorted_set"
+#define G "sorted-set"
 #define UNION_CPLX(sep)                                                                   \
     "O(N)+O(M" sep "log(M)) with N being the sum of the sizes of the input sorted sets, " \
     "and M being the number of elements in the resulting sorted set."
