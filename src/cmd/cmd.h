@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <corekv/rt.h>
@@ -89,6 +90,23 @@ static inline int arg_is(const rt_str *a, const char *word)
             return 0;
     }
     return 1;
+}
+
+/* Allocation for command state: sizes are bounded by the request that asks for them, and
+ * running out of memory aborts (as the store does). n == 0 still returns a pointer. */
+static inline void *cmd_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        abort();
+    return p;
+}
+static inline void *cmd_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        abort();
+    return p;
 }
 
 /* Redis's error texts (without the leading '-'). */

@@ -21,14 +21,6 @@
 #include "cmd/server.h"
 #include "cmd/watch.h"
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
 static void *xrealloc(void *p, size_t n)
 {
     p = realloc(p, n ? n : 1);
@@ -52,7 +44,7 @@ static void queue_push(struct txn_client *st, const struct rt_cmd *cmd, int argc
     size_t bytes = 0;
     for (int i = 0; i < argc; i++)
         bytes += argv[i].len;
-    struct queued_cmd *q = xmalloc(sizeof *q + (size_t)argc * sizeof(rt_str) + bytes);
+    struct queued_cmd *q = cmd_xmalloc(sizeof *q + (size_t)argc * sizeof(rt_str) + bytes);
     q->cmd = cmd;
     q->argc = argc;
     char *p = (char *)&q->argv[argc];
@@ -122,11 +114,11 @@ void multi_per_shard(const struct watched_key *w, size_t n, const char *verb, bo
 {
     if (!n)
         return;
-    size_t *order = xmalloc(n * sizeof *order);
+    size_t *order = cmd_xmalloc(n * sizeof *order);
     sort_by_shard(w, n, order);
     size_t chunk = n < MULTI_KEYS_PER_MESSAGE ? n : MULTI_KEYS_PER_MESSAGE;
-    rt_str *argv = xmalloc((1 + 2 * chunk) * sizeof *argv);
-    char(*num)[NUMFMT_I64_MAX] = versions ? xmalloc(chunk * sizeof *num) : NULL;
+    rt_str *argv = cmd_xmalloc((1 + 2 * chunk) * sizeof *argv);
+    char(*num)[NUMFMT_I64_MAX] = versions ? cmd_xmalloc(chunk * sizeof *num) : NULL;
     argv[0] = (rt_str){verb, strlen(verb)};
     for (size_t i = 0, end; i < n; i = end) {
         end = message_end(w, order, n, i);
@@ -161,7 +153,7 @@ static struct txn_client *client_state(struct rt_client *c)
 {
     struct txn_client *st = rt_client_data(c);
     if (!st) {
-        st = xmalloc(sizeof *st);
+        st = cmd_xmalloc(sizeof *st);
         *st = (struct txn_client){0};
         rt_client_set_data(c, st);
     }
@@ -313,18 +305,18 @@ static void watch_begin(struct rt_txn *t, struct watch_state *x)
     size_t old = st ? st->nwatched : 0, cap = 16;
     while (cap < 2 * (old + (size_t)argc))
         cap *= 2;
-    struct keyset set = {.slots = xmalloc(cap * sizeof(rt_str)), .mask = cap - 1,
+    struct keyset set = {.slots = cmd_xmalloc(cap * sizeof(rt_str)), .mask = cap - 1,
                          .seed = ((struct cmd_shard *)rt_shard_ctx(sh))->watches->seed};
     memset(set.slots, 0, cap * sizeof(rt_str));
     for (size_t i = 0; i < old; i++)
         keyset_add(&set, st->watched[i].key, st->watched[i].len);
-    x->keys = xmalloc((size_t)argc * sizeof *x->keys);
+    x->keys = cmd_xmalloc((size_t)argc * sizeof *x->keys);
     for (int i = 1; i < argc; i++) {
         const rt_str *k = &argv[i];
         if (!keyset_add(&set, k->ptr, k->len))
             continue;
         struct watched_key *w = &x->keys[x->n++];
-        *w = (struct watched_key){.key = xmalloc(k->len), .len = k->len,
+        *w = (struct watched_key){.key = cmd_xmalloc(k->len), .len = k->len,
                                   .shard = rt_key_shard(sh, k->ptr, k->len)};
         memcpy(w->key, k->ptr, k->len);
     }
@@ -358,9 +350,9 @@ static bool read_versions(rt_str r, struct watched_key *w, const size_t *order, 
  * give back exactly what was registered, since other clients' refs must stay. */
 static void watch_end(struct rt_txn *t, struct watch_state *x)
 {
-    size_t *order = xmalloc(x->n * sizeof *order);
+    size_t *order = cmd_xmalloc(x->n * sizeof *order);
     sort_by_shard(x->keys, x->n, order);
-    struct watched_key *held = xmalloc(x->n * sizeof *held);
+    struct watched_key *held = cmd_xmalloc(x->n * sizeof *held);
     size_t nheld = 0;
     unsigned part = 0;
     for (size_t i = 0, end; i < x->n; i = end, part++) {

@@ -23,14 +23,6 @@ static inline struct set_val set_of(const struct entry *e)
 }
 
 /* calloc that never returns NULL (n == 0 still gives a pointer to free). */
-static inline void *sets_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size);
-    if (!p)
-        abort();
-    return p;
-}
-
 static inline bool sets_same_key(const rt_str *a, const rt_str *b)
 {
     return a->len == b->len && memcmp(a->ptr, b->ptr, a->len) == 0;

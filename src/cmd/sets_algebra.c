@@ -44,7 +44,7 @@ static bool icollect_add(void *arg, struct set_elem *m)
 static void inter_exec(struct rt_call *call, const rt_str *keys, int n, const rt_str *dst,
                        bool card_only, uint64_t limit)
 {
-    struct set_val *sets = sets_xcalloc((size_t)n, sizeof *sets);
+    struct set_val *sets = cmd_xcalloc((size_t)n, sizeof *sets);
     struct icollect c = {.limit = limit, .only_ints = true};
     if (!sets_load(call, keys, n, true, sets))
         goto out;
@@ -85,7 +85,7 @@ out:
 static void uniondiff_exec(struct rt_call *call, const rt_str *keys, int n, const rt_str *dst,
                            bool diff)
 {
-    struct set_val *sets = sets_xcalloc((size_t)n, sizeof *sets);
+    struct set_val *sets = cmd_xcalloc((size_t)n, sizeof *sets);
     if (sets_load(call, keys, n, true, sets)) {
         struct set_val d = set_union_diff(sets, n, diff);
         if (dst) {

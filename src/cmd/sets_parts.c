@@ -60,7 +60,7 @@ void sets_store_result(struct rt_call *call, const rt_str *dst, struct set_val *
 void sets_iscard_exec(struct rt_call *call)
 {
     int n = call->argc - 2;
-    struct set_val *sets = sets_xcalloc((size_t)n, sizeof *sets);
+    struct set_val *sets = cmd_xcalloc((size_t)n, sizeof *sets);
     if (sets_load(call, call->argv + 2, n, arg_is(&call->argv[1], "r"), sets)) {
         resp_array(call->out, n);
         for (int i = 0; i < n; i++)
@@ -112,7 +112,7 @@ void sets_iop_exec(struct rt_call *call)
         resp_error(call->out, ERR_SYNTAX);
         return;
     }
-    struct set_val *sets = sets_xcalloc((size_t)n, sizeof *sets);
+    struct set_val *sets = cmd_xcalloc((size_t)n, sizeof *sets);
     if (!sets_load(call, call->argv + first, n, false, sets)) {
         free(sets);
         return;
@@ -150,10 +150,10 @@ void sets_iprobe_exec(struct rt_call *call)
         return;
     }
     int n = (int)nk, first = 3 + n;
-    struct set_val *sets = sets_xcalloc((size_t)n, sizeof *sets);
+    struct set_val *sets = cmd_xcalloc((size_t)n, sizeof *sets);
     if (sets_load(call, call->argv + 3, n, false, sets)) {
         size_t nm = (size_t)(call->argc - first);
-        char *flags = sets_xcalloc(nm, 1);
+        char *flags = cmd_xcalloc(nm, 1);
         for (size_t i = 0; i < nm; i++) {
             const rt_str *m = &call->argv[first + (int)i];
             bool hit = all;

@@ -71,7 +71,7 @@ static int queue_keys(struct rt_txn *t, struct alg *a, unsigned shard, const rt_
 {
     int argc;
     const rt_str *argv = rt_txn_argv(t, &argc);
-    rt_str *v = sets_xcalloc((size_t)npre + 1 + (size_t)a->n + ntail, sizeof *v);
+    rt_str *v = cmd_xcalloc((size_t)npre + 1 + (size_t)a->n + ntail, sizeof *v);
     int nk = 0, at = npre + (with_count ? 1 : 0);
     memcpy(v, pre, (size_t)npre * sizeof *v);
     for (int i = 0; i < a->n; i++)
@@ -131,8 +131,8 @@ static bool read_cands(struct rt_txn *t, struct alg *a)
     if (!resp_read(a->raw.data, a->raw.len, &pos, &v) || v.type != RESP_ARRAY || v.n < 0)
         return false;
     a->ncand = (size_t)v.n;
-    a->cand = sets_xcalloc(a->ncand, sizeof *a->cand);
-    a->keep = sets_xcalloc(a->ncand, 1);
+    a->cand = cmd_xcalloc(a->ncand, sizeof *a->cand);
+    a->keep = cmd_xcalloc(a->ncand, 1);
     for (size_t i = 0; i < a->ncand; i++) {
         if (!resp_read(a->raw.data, a->raw.len, &pos, &v) || v.type != RESP_BULK || v.n < 0)
             return false;
@@ -168,7 +168,7 @@ static void queue_store(struct rt_txn *t, struct alg *a, const char *enc, const 
     const rt_str *dst = &argv[1];
     const char *ev = sets_store_events[a->kind == K_DIFF ? 2 : a->kind == K_UNION ? 1 : 0];
     rt_str pre[4] = {{"__sstore", 8}, *dst, {ev, strlen(ev)}, {enc, strlen(enc)}};
-    rt_str *v = sets_xcalloc(4 + n, sizeof *v);
+    rt_str *v = cmd_xcalloc(4 + n, sizeof *v);
     memcpy(v, pre, sizeof pre);
     if (n)
         memcpy(v + 4, m, n * sizeof *v);
@@ -188,7 +188,7 @@ static void finish_set(struct rt_txn *t, struct alg *a, struct set_val *d)
                               : "auto";
         size_t n = set_card(d);
         struct buf bytes = {0};
-        size_t *len = sets_xcalloc(n, sizeof *len);
+        size_t *len = cmd_xcalloc(n, sizeof *len);
         struct set_iter it;
         struct set_elem m;
         size_t i = 0;
@@ -198,7 +198,7 @@ static void finish_set(struct rt_txn *t, struct alg *a, struct set_val *d)
             len[i++] = m.len;
         }
         set_iter_done(&it);
-        rt_str *v = sets_xcalloc(n, sizeof *v);
+        rt_str *v = cmd_xcalloc(n, sizeof *v);
         for (size_t j = 0, off = 0; j < n; off += len[j++])
             v[j] = (rt_str){bytes.data + off, len[j]};
         queue_store(t, a, enc, v, n);
@@ -233,7 +233,7 @@ static void finish_cands(struct rt_txn *t, struct alg *a)
         resp_int(b, (int64_t)(a->limit && n > a->limit ? a->limit : n));
         finish_buf(t, b);
     } else if (a->store) {
-        rt_str *v = sets_xcalloc(n, sizeof *v);
+        rt_str *v = cmd_xcalloc(n, sizeof *v);
         for (size_t i = 0, j = 0; i < a->ncand; i++)
             if (a->keep[i])
                 v[j++] = a->cand[i];
@@ -255,8 +255,8 @@ static void alg_start(struct rt_txn *t, struct alg *a)
     const rt_str *argv = rt_txn_argv(t, &argc);
     struct rt_shard *sh = rt_txn_shard(t);
     unsigned nsh = rt_nshards(sh);
-    a->kshard = sets_xcalloc((size_t)a->n, 1);
-    a->card = sets_xcalloc((size_t)a->n, sizeof *a->card);
+    a->kshard = cmd_xcalloc((size_t)a->n, 1);
+    a->card = cmd_xcalloc((size_t)a->n, sizeof *a->card);
     rt_txn_on_free(t, alg_free);
     for (int i = 0; i < a->n; i++)
         a->kshard[i] = (unsigned char)rt_key_shard(sh, argv[a->first + i].ptr,
@@ -396,7 +396,7 @@ static void alg_after_others(struct rt_txn *t, struct alg *a)
             int nk = 0;
             for (int i = 0; i < a->n; i++)
                 nk += a->kshard[i] == a->home && (i == 0 || a->card[i] >= 0);
-            v = sets_xcalloc(3 + (size_t)nk + n, sizeof *v);
+            v = cmd_xcalloc(3 + (size_t)nk + n, sizeof *v);
             v[0] = (rt_str){"__sop", 5};
             v[1] = (rt_str){"DIFFM", 5};
             v[2] = (rt_str){nbuf, (size_t)i64_to_str(nbuf, nk)};

@@ -10,14 +10,6 @@
 #include "store/list.h"
 #include "store/zset.h"
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
 /* ---- One shard ---- */
 
 static bool load_elem(void *arg, const char *s, size_t len, const char *val, size_t vlen,
@@ -159,7 +151,7 @@ static void sort_exec(struct rt_call *call)
         goto done;
     }
     size_t n = sort_output_len(&j);
-    struct items it = {xmalloc(n * sizeof(rt_str)), 0};
+    struct items it = {cmd_xmalloc(n * sizeof(rt_str)), 0};
     sort_output(&j, collect, &it);
     resp_int(call->out, store_list(cs, j.o.store, it.v, it.n));
     free(it.v);

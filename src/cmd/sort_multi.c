@@ -43,14 +43,6 @@ static void finish_error(struct rt_txn *t, const char *msg)
     rt_txn_finish(t, b->data, b->len);
 }
 
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        abort();
-    return p;
-}
-
 /* Queue the round's key lookups: one __sortget per owning shard. */
 static void send_lookups(struct rt_txn *t, struct sort_state *st)
 {
@@ -66,7 +58,7 @@ static void send_lookups(struct rt_txn *t, struct sort_state *st)
         nkeys++;
     }
     free(st->order);
-    st->order = xmalloc(nkeys * sizeof *st->order);
+    st->order = cmd_xmalloc(nkeys * sizeof *st->order);
     size_t acc = 0;
     for (unsigned s = 0; s < RT_MAX_SHARDS; s++) {
         pos[s] = acc;
@@ -79,7 +71,7 @@ static void send_lookups(struct rt_txn *t, struct sort_state *st)
     size_t max = 0;
     for (unsigned s = 0; s < RT_MAX_SHARDS; s++)
         max = cnt[s] > max ? cnt[s] : max;
-    rt_str *argv = xmalloc((1 + 2 * max) * sizeof *argv);
+    rt_str *argv = cmd_xmalloc((1 + 2 * max) * sizeof *argv);
     argv[0] = (rt_str){"__sortget", 9};
     acc = 0;
     for (unsigned s = 0; s < RT_MAX_SHARDS; s++) {
@@ -145,7 +137,7 @@ static void emit(struct rt_txn *t, struct sort_state *st)
         return;
     }
     const rt_str *dst = j->o.store;
-    struct items it = {xmalloc((2 + sort_output_len(j)) * sizeof(rt_str)), 2};
+    struct items it = {cmd_xmalloc((2 + sort_output_len(j)) * sizeof(rt_str)), 2};
     it.v[0] = (rt_str){"__sortstore", 11};
     it.v[1] = *dst;
     sort_output(j, collect, &it);

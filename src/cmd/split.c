@@ -10,15 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/cmd.h"
 #include "proto/resp.h"
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n ? n : 1);
-    if (!p)
-        abort(); /* as buf.h: allocation failure ends the process */
-    return p;
-}
 
 unsigned split_keys_view(struct rt_txn *t, const char *verb, int first, int group, int take,
                          unsigned *map)
@@ -32,7 +25,7 @@ unsigned split_keys_view(struct rt_txn *t, const char *verb, int first, int grou
     if (!ngroups)
         return 0;
 
-    unsigned char *owner = xmalloc(ngroups);
+    unsigned char *owner = cmd_xmalloc(ngroups);
     size_t count[RT_MAX_SHARDS] = {0};
     for (size_t g = 0; g < ngroups; g++) {
         const rt_str *key = &argv[first + g * (size_t)group];
@@ -53,7 +46,7 @@ unsigned split_keys_view(struct rt_txn *t, const char *verb, int first, int grou
             total += 1 + count[s] * (size_t)take;
         }
     }
-    rt_str *parts = xmalloc(total * sizeof *parts);
+    rt_str *parts = cmd_xmalloc(total * sizeof *parts);
     rt_str v = {verb, strlen(verb)};
     for (unsigned s = 0; s < RT_MAX_SHARDS; s++)
         if (count[s])
