@@ -72,6 +72,9 @@ enum {
     RT_CMD_WRITE = 1u << 0,    /* changes keys */
     RT_CMD_QUIT = 1u << 1,     /* after its reply, the connection reads nothing more and closes */
     RT_CMD_INTERNAL = 1u << 2, /* only runs as a part of a multi-shard step, never from a client */
+    /* May wait for its keys (BLPOP...): its exec may call rt_call_block, and while it is
+     * forwarded to another shard its connection reads nothing more. It needs a step. */
+    RT_CMD_BLOCKING = 1u << 3,
 };
 
 struct rt_call;
@@ -107,6 +110,10 @@ struct rt_call {
     /* The calling connection when the call runs on its origin shard (always so for
      * RT_ROUTE_ORIGIN); NULL when executed on behalf of another shard. */
     struct rt_client *client;
+    /* A client's own command, run at top level (not a part, not inside EXEC): an
+     * RT_CMD_BLOCKING exec may call rt_call_block only when this is true. */
+    bool can_block;
+    bool blocked; /* set by rt_call_block */
 };
 
 enum { RT_RESOLVE_INTERNAL = 1 }; /* allow RT_CMD_INTERNAL commands */
@@ -138,6 +145,10 @@ struct rt_commands {
      * returns (MULTI uses this to queue commands and to remember queueing errors). */
     bool (*intercept)(void *shard, struct rt_client *c, const struct rt_cmd *cmd, int argc,
                       const rt_str *argv, struct buf *out);
+    /* Blocking (see rt_txn_wait): whether `key` could serve a waiter of `kind` now (a
+     * non-empty list, say). Must not change anything. May be NULL when no command
+     * waits. */
+    bool (*key_ready)(void *shard, const char *key, size_t len, unsigned kind);
 };
 
 enum rt_io { RT_IO_AUTO, RT_IO_EPOLL, RT_IO_URING };
@@ -191,6 +202,8 @@ struct rt_shard_stats {
     uint64_t net_output_bytes;
     uint64_t forwarded_out;      /* commands sent to another shard */
     uint64_t parts_executed;     /* multi-shard parts run for other shards */
+    uint64_t blocked_clients;    /* connections waiting in a blocking command */
+    uint64_t pubsub_clients;     /* connections in the pubsub class */
 };
 const struct rt_shard_stats *rt_shard_stats(const struct rt_shard *sh);
 
@@ -213,10 +226,14 @@ int rt_client_proto(const struct rt_client *c);
 void rt_client_set_proto(struct rt_client *c, int proto);
 const char *rt_client_name(const struct rt_client *c); /* "" when unset */
 void rt_client_set_name(struct rt_client *c, const char *name, size_t len);
-/* One line of CLIENT LIST for this client, without the trailing newline. flags: the
- * command set's flag letters ("N" when NULL or empty); multi: the commands queued in a
- * MULTI, or -1 outside one. */
-void rt_client_describe(const struct rt_client *c, const char *flags, long long multi,
+/* One line of CLIENT LIST for this client, without the trailing newline, with the
+ * command set's part of it. */
+struct rt_client_info {
+    const char *flags; /* the command set's flag letters; "N" when NULL or empty */
+    long long multi;   /* commands queued in a MULTI, or -1 outside one */
+    unsigned sub, psub, ssub; /* pub/sub subscriptions */
+};
+void rt_client_describe(const struct rt_client *c, const struct rt_client_info *info,
                         struct buf *out);
 /* The command set's own per-connection data (NULL until set); freed by the command
  * set in client_close. */
@@ -284,5 +301,94 @@ void rt_post(struct rt_shard *sh, unsigned shard, int argc, const rt_str *argv);
 /* Whether any intent lock is held on this shard (housekeeping such as active expiry
  * waits while one is). */
 bool rt_shard_locked(const struct rt_shard *sh);
+
+
+/* ---- Out-of-band output: pub/sub messages, RESP3 pushes ----
+ * Bytes pushed to a connection go out after everything it has already been sent and
+ * ahead of replies still pending (as Redis interleaves messages between replies). */
+void rt_client_push(struct rt_shard *sh, struct rt_client *c, const char *p, size_t len);
+
+/* An immutable, reference-counted byte block, owned by one shard (its count is not
+ * atomic: never hand a block to another thread). */
+struct rt_block;
+struct rt_block *rt_block_new(const void *p, size_t len);
+void rt_block_ref(struct rt_block *b);
+void rt_block_unref(struct rt_block *b);
+size_t rt_block_len(const struct rt_block *b);
+const char *rt_block_data(const struct rt_block *b);
+/* Push a block's bytes by reference: written straight from the block (writev), which
+ * stays alive until then. For large message bodies shared by many subscribers. */
+void rt_client_push_block(struct rt_shard *sh, struct rt_client *c, struct rt_block *b);
+
+/* Output buffer limits by client class, as Redis's client-output-buffer-limit: past
+ * `hard` bytes of unsent output, or past `soft` for `soft_seconds` in a row, the
+ * connection is closed (0 disables a limit). Defaults: normal 0 0 0, pubsub 32mb 8mb 60. */
+enum rt_client_class { RT_CLASS_NORMAL, RT_CLASS_PUBSUB, RT_CLASS_COUNT };
+struct rt_output_limit {
+    uint64_t hard, soft;
+    uint64_t soft_seconds;
+};
+void rt_set_output_limit(struct rt *rt, enum rt_client_class cls, const struct rt_output_limit *l);
+void rt_get_output_limit(const struct rt *rt, enum rt_client_class cls, struct rt_output_limit *l);
+void rt_client_set_class(struct rt_client *c, enum rt_client_class cls);
+/* Unsent output bytes (CLIENT LIST omem, limits). */
+size_t rt_client_output_pending(const struct rt_client *c);
+
+/* Close a connection of this shard (CLIENT KILL): at once, or after its pending
+ * replies when it is the caller itself (its reply to the kill must reach it first). */
+void rt_client_kill(struct rt_shard *sh, struct rt_client *c);
+/* A connection of this shard by id, or NULL. */
+struct rt_client *rt_shard_client(struct rt_shard *sh, uint64_t id);
+/* The shard a client id belongs to. */
+static inline unsigned rt_client_id_shard(uint64_t id) { return (unsigned)(id & 63); }
+
+/* ---- Blocking commands (DESIGN.md section 9) ----
+ * A blocking command has RT_CMD_BLOCKING and a step. Its exec, when its keys are on one
+ * shard and it runs at top level (call->can_block), tries without blocking; finding
+ * nothing, it calls rt_call_block and writes no reply: the runtime then starts the
+ * command as a transaction on the connection's origin shard, and its step's phase 0
+ * sees rt_txn_tried(t) true (no need to try again). With keys on several shards, the
+ * step runs from phase 0 with rt_txn_tried false and tries through parts.
+ *
+ * To wait, a step names each key (rt_txn_wait_key: the key and the kind of value that
+ * serves it), calls rt_txn_wait and returns without parts. Each owner puts the waiter
+ * at the back of that key's FIFO and checks at once whether the key is ready
+ * (rt_commands.key_ready). Whenever a key with waiters is written (rt_key_written, from
+ * the command set's post-write hook) and no waiter of that key is being served, the
+ * owner signals the first waiter whose kind the key can serve. Owners never pop: the
+ * signal wakes the origin, which decides. A key locked by a multi-shard transaction is
+ * not signalled before the lock is released (a push inside EXEC wakes after it commits).
+ *
+ * The step is then called again (next phase) and rt_txn_wake says why:
+ *  RT_WAKE_KEY: a key is ready (rt_txn_woken_key: which, on which shard). The step
+ *    queues the parts that serve it, or waits again.
+ *  RT_WAKE_TIMEOUT: the deadline passed, or CLIENT UNBLOCK ... TIMEOUT.
+ *  RT_WAKE_ERROR: CLIENT UNBLOCK ... ERROR.
+ *  RT_WAKE_GONE: the connection closed: finish (the reply goes nowhere) after putting
+ *    back anything already taken.
+ * After the step of a woken phase returns, every registration is cancelled on each
+ * owner, behind the parts that step queued (lanes keep order): the serving pop runs
+ * before the next waiter of that key can be signalled, so one element is never offered
+ * to two waiters. A step that waits again registers afresh at the back of each FIFO.
+ * A served step whose client has gone (rt_txn_client NULL) must put back what it took.
+ */
+enum rt_wake { RT_WAKE_NONE, RT_WAKE_KEY, RT_WAKE_TIMEOUT, RT_WAKE_ERROR, RT_WAKE_GONE };
+void rt_call_block(struct rt_call *call);
+bool rt_txn_tried(const struct rt_txn *t);
+/* False for a command run inside a transaction (EXEC): it must not wait, and replies
+ * as on a timeout. */
+bool rt_txn_can_wait(const struct rt_txn *t);
+void rt_txn_wait_key(struct rt_txn *t, const char *key, size_t len, unsigned kind);
+/* deadline: wall-clock Unix milliseconds (as rt_shard_now_ms); 0 waits forever. */
+void rt_txn_wait(struct rt_txn *t, int64_t deadline_ms);
+enum rt_wake rt_txn_wake(const struct rt_txn *t);
+rt_str rt_txn_woken_key(const struct rt_txn *t, unsigned *shard);
+/* The post-write hook's part: a key of this shard changed. Cheap when nobody waits. */
+void rt_key_written(struct rt_shard *sh, const char *key, size_t len);
+/* On the client's shard: wake a blocked client as CLIENT UNBLOCK does (why is
+ * RT_WAKE_TIMEOUT or RT_WAKE_ERROR). False when it is not waiting. */
+bool rt_client_unblock(struct rt_shard *sh, struct rt_client *c, enum rt_wake why);
+/* Whether the connection waits in a blocking command (CLIENT LIST flag b). */
+bool rt_client_blocked(const struct rt_client *c);
 
 #endif

@@ -163,7 +163,8 @@ static void describe(const struct rt_client *c, struct buf *out)
     const char *flags;
     long long multi;
     multi_client_flags(c, &flags, &multi);
-    rt_client_describe(c, flags, multi, out);
+    struct rt_client_info info = {.flags = flags, .multi = multi};
+    rt_client_describe(c, &info, out);
 }
 
 static void client_info(struct rt_call *call)

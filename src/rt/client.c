@@ -22,22 +22,27 @@ void rt_client_set_name(struct rt_client *c, const char *name, size_t len)
     c->name[len] = 0;
 }
 
-void rt_client_describe(const struct rt_client *c, const char *flags, long long multi,
+void rt_client_describe(const struct rt_client *c, const struct rt_client_info *info,
                         struct buf *out)
 {
-    if (!flags || !*flags)
-        flags = "N";
+    const char *flags = info->flags && *info->flags ? info->flags : "N";
+    long long multi = info->multi;
     int64_t now = c->sh->now_ms;
-    size_t qbuf = c->in.len, obl = c->out.len - c->out_sent;
+    /* As Redis's fields: obl the unsent output a 16 KB reply buffer would hold, omem the
+     * rest (what the output limits count), oll the blocks referenced and not written. */
+    size_t omem = out_counted(c), obl = out_pending(c) - omem;
+    size_t qbuf = c->in.len, oll = c->nrefs - c->ref_head;
+    size_t tot = c->in.cap + c->out.cap + c->ref_bytes + c->refs_cap * sizeof *c->refs +
+                 c->pq_cap * sizeof *c->pq + sizeof *c;
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 "
-               "sub=0 psub=0 ssub=0 multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
+               "sub=%u psub=%u ssub=%u multi=%lld qbuf=%zu qbuf-free=%zu argv-mem=0 multi-mem=0 "
                "rbs=%zu rbp=0 obl=%zu oll=%zu omem=%zu tot-mem=%zu events=r%s cmd=%s "
                "user=default redir=-1 resp=%d",
                (unsigned long long)rt_client_id(c), c->addr, c->laddr, c->fd,
                rt_client_name(c), (long long)((now - c->created_ms) / 1000),
-               (long long)((now - c->last_ms) / 1000), flags, multi, qbuf, c->in.cap - c->in.len,
-               c->out.cap, obl, c->pq_len, c->out.cap, c->in.cap + c->out.cap + sizeof *c,
+               (long long)((now - c->last_ms) / 1000), flags, info->sub, info->psub, info->ssub, multi, qbuf, c->in.cap - c->in.len,
+               c->out.cap, obl, oll, omem, tot,
                c->want_write ? "w" : "", c->last_cmd && c->last_cmd->name ? c->last_cmd->name : "NULL",
                c->proto);
 }

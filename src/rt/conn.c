@@ -6,6 +6,7 @@
 #include "rt/internal.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 static void conn_events(struct rt_shard *sh, struct rt_client *c)
 {
     bool want_read = !c->closing && !c->eof;
-    bool want_write = c->out.len > c->out_sent;
+    bool want_write = out_has_unsent(c);
     if (want_read == c->reading && want_write == c->want_write)
         return;
     struct epoll_event ev = {.events = (want_read ? EPOLLIN : 0u) | (want_write ? EPOLLOUT : 0u),
@@ -111,6 +112,7 @@ struct rt_client *conn_find(struct rt_shard *sh, uint32_t slot, uint64_t id)
 
 void conn_close(struct rt_shard *sh, struct rt_client *c)
 {
+    wait_client_gone(sh, c); /* its blocking command ends (its step runs later) */
     if (sh->rt->cmds->client_close)
         sh->rt->cmds->client_close(sh->ctx, c);
     c->data = NULL;
@@ -121,6 +123,7 @@ void conn_close(struct rt_shard *sh, struct rt_client *c)
     atomic_fetch_sub(&sh->rt->clients, 1);
     sh->stats.connected_clients--;
     buf_free(&c->in);
+    out_release(sh, c);
     buf_free(&c->out);
     reqparse_free(&c->parser);
     reply_free_all(c);
@@ -150,8 +153,11 @@ void conn_close_all(struct rt_shard *sh)
     sh->conns_cap = sh->nfree = 0;
 }
 
+/* Every emit ends here (reply_complete, run_local): the output limit's one compare. */
 void conn_mark_dirty(struct rt_shard *sh, struct rt_client *c)
 {
+    if (__builtin_expect(out_tripped(sh, c), 0))
+        out_check_limits(sh, c); /* may kill: then it is dirty already */
     if (c->in_dirty)
         return;
     if (sh->ndirty == sh->dirty_cap) {
@@ -166,14 +172,29 @@ void conn_mark_dirty(struct rt_shard *sh, struct rt_client *c)
     c->in_dirty = true;
 }
 
+/* Send the unsent output: from the buffer alone with send, with blocks through
+ * sendmsg (writev without SIGPIPE), IOV_MAX iovecs at a time. */
+static ssize_t conn_send(struct rt_client *c)
+{
+    if (c->ref_head == c->nrefs)
+        return send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent, MSG_NOSIGNAL);
+    struct iovec iov[IOV_MAX < 1024 ? IOV_MAX : 1024];
+    struct msghdr m = {.msg_iov = iov,
+                       .msg_iovlen = (size_t)out_iov(c, iov, (int)(sizeof iov / sizeof *iov))};
+    return sendmsg(c->fd, &m, MSG_NOSIGNAL);
+}
+
 /* Write what is pending; returns false when the connection was closed. */
 static bool conn_write(struct rt_shard *sh, struct rt_client *c)
 {
-    while (c->out_sent < c->out.len) {
-        ssize_t w = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent,
-                         MSG_NOSIGNAL);
+    if (__builtin_expect(c->out_killed, 0)) {
+        conn_close(sh, c); /* over its output limit: closed unwritten */
+        return false;
+    }
+    while (out_has_unsent(c)) {
+        ssize_t w = conn_send(c);
         if (w > 0) {
-            c->out_sent += (size_t)w;
+            out_advance(c, (size_t)w);
             sh->stats.net_output_bytes += (uint64_t)w;
             continue;
         }
@@ -184,12 +205,18 @@ static bool conn_write(struct rt_shard *sh, struct rt_client *c)
         conn_close(sh, c); /* the peer is gone: nothing more can reach it */
         return false;
     }
-    if (c->out_sent == c->out.len) {
-        c->out.len = c->out_sent = 0;
+    if (!out_has_unsent(c)) {
+        c->soft_since_ms = 0; /* drained: a later overrun starts the soft clock afresh */
         buf_shrink(&c->out, 64 * 1024);
         /* pq_len == 0 also means no multi-shard command is outstanding (each holds
          * its reply slot), so no held input is left to run. */
         if ((c->closing || c->eof) && c->pq_len == 0) {
+            conn_close(sh, c);
+            return false;
+        }
+    } else if (out_tripped(sh, c) || c->soft_since_ms) {
+        /* Still behind: the soft limit's clock is looked at with each attempt. */
+        if (out_check_limits(sh, c)) {
             conn_close(sh, c);
             return false;
         }
@@ -227,9 +254,12 @@ static void protocol_error(struct rt_shard *sh, struct rt_client *c, const char 
     log_msg(LOG_VERBOSE, "protocol error from client %s: %s", c->addr, err);
 }
 
-/* A multi-shard command in flight, or a command waiting for a lock: the connection's
- * further input waits. */
-static bool conn_waits(const struct rt_client *c) { return c->txns || c->held; }
+/* A multi-shard or blocking command in flight, a blocking command forwarded, or a
+ * command waiting for a lock: the connection's further input waits. */
+static bool conn_waits(const struct rt_client *c)
+{
+    return c->txns || c->held || c->fwd_blocking;
+}
 
 /* Parse up to RT_WINDOW complete commands into sh->win. Returns how many; *st tells
  * why it stopped (REQ_ERROR with *err is handled after the window has run). An inline
@@ -347,7 +377,7 @@ static void conn_process(struct rt_shard *sh, struct rt_client *c)
         log_msg(LOG_WARNING, "closing client %s that reached the query buffer limit (%zu bytes)",
                 c->addr, c->in.len);
         c->closing = true;
-        c->out.len = c->out_sent = 0;
+        out_discard(c);
     }
 }
 
@@ -381,6 +411,12 @@ void conn_readable(struct rt_shard *sh, struct rt_client *c)
     c->last_ms = sh->now_ms;
     if (got)
         conn_process(sh, c);
+    if (c->eof && c->block_id) {
+        /* A blocked client that goes away is freed at once, as Redis does: its
+         * command stops waiting and takes nothing. */
+        conn_close(sh, c);
+        return;
+    }
     if (c->eof)
         conn_events(sh, c); /* stop read interest; replies due are still sent */
     conn_mark_dirty(sh, c);

@@ -90,8 +90,9 @@ void reply_free_all(struct rt_client *c)
     c->pq_cap = c->pq_len = 0;
 }
 
-void exec_call(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const rt_str *argv,
-               int proto, struct buf *out, struct rt_client *client)
+static inline bool exec_with(struct rt_shard *sh, const struct rt_cmd *cmd, int argc,
+                             const rt_str *argv, int proto, struct buf *out,
+                             struct rt_client *client, bool can_block)
 {
     struct rt_call call = {
         .shard = sh->ctx,
@@ -102,14 +103,48 @@ void exec_call(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const rt
         .proto = proto,
         .out = out,
         .client = client,
+        .can_block = can_block,
     };
     cmd->exec(&call);
+    return call.blocked;
+}
+
+void exec_call(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const rt_str *argv,
+               int proto, struct buf *out, struct rt_client *client)
+{
+    exec_with(sh, cmd, argc, argv, proto, out, client, false);
+}
+
+bool exec_top(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const rt_str *argv,
+              int proto, struct buf *out, struct rt_client *client)
+{
+    return exec_with(sh, cmd, argc, argv, proto, out, client,
+                     (cmd->flags & RT_CMD_BLOCKING) != 0);
+}
+
+static void reply_now(struct rt_shard *sh, struct rt_client *c, const char *p, size_t len);
+
+/* A blocking command whose keys are here: it tries at once, and waits as a transaction
+ * when it found nothing (wait.c). */
+static void run_blocking(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd,
+                         int argc, const rt_str *argv)
+{
+    struct buf out = {0};
+    if (exec_top(sh, cmd, argc, argv, c->proto, &out, c))
+        txn_start_blocked(sh, c, reply_reserve(c), cmd, argc, argv);
+    else
+        reply_now(sh, c, out.data, out.len);
+    buf_free(&out);
 }
 
 /* Run a command on this shard and deliver its reply in order. */
 static void run_local(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd,
                       int argc, const rt_str *argv)
 {
+    if (__builtin_expect(cmd->flags & RT_CMD_BLOCKING, 0)) {
+        run_blocking(sh, c, cmd, argc, argv);
+        return;
+    }
     if (c->pq_len == 0) {
         /* In order already (seq == next_emit): write straight into the output. */
         c->next_seq++;
@@ -139,6 +174,8 @@ static void forward(struct rt_shard *sh, struct rt_client *c, unsigned target,
                         .seq = reply_reserve(c), .cmd = cmd};
     batch_add_request(lane_batch(sh, target), &h, argc, argv);
     sh->stats.forwarded_out++;
+    if (cmd->flags & RT_CMD_BLOCKING)
+        c->fwd_blocking++; /* read nothing more until it answers: it may block */
 }
 
 int keys_shard(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const rt_str *argv)
@@ -189,8 +226,21 @@ static bool intercepted(struct rt_shard *sh, struct rt_client *c, const struct r
     return handled;
 }
 
+static void route(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd, int argc,
+                  const rt_str *argv);
+
 void dispatch_resolved(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd,
                        int argc, const rt_str *argv)
+{
+    route(sh, c, cmd, argc, argv);
+    /* Clients blocked on keys this command wrote are served before the next command,
+     * as in Redis. */
+    if (__builtin_expect(wait_busy(sh), 0))
+        wait_run(sh);
+}
+
+static void route(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd, int argc,
+                  const rt_str *argv)
 {
     c->last_cmd = cmd;
     sh->stats.commands_processed++;

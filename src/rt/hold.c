@@ -77,7 +77,7 @@ bool hold_blocks(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const 
  * learn their keys. */
 static bool request_blocked(struct rt_shard *sh, const struct req_hdr *h, const rt_str *argv)
 {
-    if (!sh->locked)
+    if (!sh->locked || h->kind >= REC_WAIT)
         return false;
     const struct rt_cmd *cmd = h->cmd;
     if (!cmd) {
@@ -249,8 +249,10 @@ static void pass_local(struct rt_shard *sh)
         struct rt_client *c = conn_find(sh, e.slot, e.id);
         if (c) {
             struct buf out = {0};
-            exec_call(sh, e.cmd, e.argc, e.argv, c->proto, &out, c);
-            reply_complete(sh, c, e.seq, out.data, out.len);
+            if (exec_top(sh, e.cmd, e.argc, e.argv, c->proto, &out, c))
+                txn_start_blocked(sh, c, e.seq, e.cmd, e.argc, e.argv);
+            else
+                reply_complete(sh, c, e.seq, out.data, out.len);
             buf_free(&out);
             c->held = false;
             conn_resume(sh, c);

@@ -34,6 +34,10 @@ enum rec_kind {
     REC_LOCK = 3,    /* intent locks for a txn: argv[0] modes ('s'/'x' per key), keys */
     REC_UNLOCK = 4,  /* release a txn's locks; no reply */
     REC_POST = 5,    /* an internal command whose reply nobody wants (rt_post) */
+    /* Blocking (wait.c); none of these has a reply. */
+    REC_WAIT = 6,    /* register a txn as a waiter: argv[0] kinds (one byte per key), keys */
+    REC_UNWAIT = 7,  /* cancel a txn's registrations on these keys */
+    REC_WAKE = 8,    /* owner -> origin: argv[0], a key, is ready for the txn (seq: gen) */
 };
 
 enum {
@@ -62,11 +66,17 @@ struct req_hdr {
 struct rep_hdr {
     uint8_t kind;
     uint8_t shard; /* LOCK: the shard answering */
-    uint8_t pad[2];
+    uint8_t flags; /* REPF_* */
+    uint8_t pad;
     uint32_t slot;
     uint64_t id;
     uint64_t seq;
     uint64_t len; /* reply bytes that follow */
+};
+
+enum {
+    REPF_BLOCKING = 1u << 0, /* FORWARD of an RT_CMD_BLOCKING command: the connection resumes */
+    REPF_BLOCKED = 1u << 1,  /* ...which found nothing: the reply is the command to wait with */
 };
 
 struct batch {
@@ -103,6 +113,11 @@ struct rt_client {
     struct reqparse parser;
     struct buf out;
     size_t out_sent;
+    /* output.c: the unsent bytes of referenced blocks (see refs below), so unsent output
+     * = out.len - out_sent + ref_bytes; and the client's limit class. Next to out: every
+     * push reads them. */
+    size_t ref_bytes;
+    uint8_t out_class; /* enum rt_client_class */
     /* Reply order: every command takes seq = next_seq++. Slots for seqs
      * [next_emit, next_seq) live in pq (a ring of pq_cap), front = next_emit; the front
      * is never done (it is emitted as soon as it is), so pq_len == next_seq - next_emit. */
@@ -121,6 +136,12 @@ struct rt_client {
      * it has run. */
     bool held;
     bool intercept;   /* every command goes through rt_commands.intercept first */
+    /* Blocking commands forwarded to their owner: until each replies, run nothing more
+     * (it may turn into a wait, and a blocked client reads no further command). */
+    uint32_t fwd_blocking;
+    /* The blocking transaction of this connection (wait.c), id 0 when none. */
+    uint32_t block_slot;
+    uint64_t block_id;
     void *data;       /* the command set's (rt_client_data) */
     bool in_dirty;    /* queued in the shard's dirty list (output to flush) */
     bool want_write;  /* EPOLLOUT registered */
@@ -129,6 +150,19 @@ struct rt_client {
     const struct rt_cmd *last_cmd;
     int64_t created_ms, last_ms;
     char addr[64], laddr[64];
+
+    /* output.c: the output is `out` plus blocks referenced at byte positions of it.
+     * refs[ref_head, nrefs) are in position order; a block's bytes go out after byte
+     * pos - 1 of out and before byte pos (blocks at one pos in ref order). ref_off bytes
+     * of refs[ref_head] are sent (only when out_sent == its pos). */
+    struct out_ref {
+        size_t pos;
+        struct rt_block *b;
+    } *refs;
+    uint32_t ref_head, nrefs, refs_cap;
+    size_t ref_off;
+    bool out_killed;       /* over its output limit: closed at the next flush, unwritten */
+    int64_t soft_since_ms; /* over the soft limit since then (shard clock); 0: not over */
 };
 
 /* ---- Multi-shard commands ---- */
@@ -195,6 +229,21 @@ struct rt_txn {
     uint64_t parent_id;
     unsigned parent_part;
     uint64_t locked_shards; /* where this txn's parts run under the root's locks */
+
+    /* Blocking (wait.c). */
+    bool tried;            /* started by rt_call_block: the command already tried */
+    bool wait_asked;       /* the step called rt_txn_wait */
+    bool waiting;          /* registered, waiting for a wake */
+    bool wake_queued;      /* woken: its step runs from wait_run */
+    bool cancel_pending;   /* woken: cancel the registrations behind the next parts */
+    enum rt_wake wake;
+    uint32_t wait_gen;     /* registrations' generation: stale wakes are ignored */
+    int64_t wait_deadline; /* 0: none */
+    size_t heap_idx;       /* in the shard's deadline heap, SIZE_MAX when not */
+    struct buf wait_keys;  /* records: uint32 shard, uint8 kind, uint32 len, key bytes */
+    uint64_t wait_shards;  /* where registrations exist */
+    struct buf woken_key;
+    unsigned woken_shard;
 };
 
 /* ---- Shards ---- */
@@ -258,6 +307,8 @@ struct rt_shard {
     } *lock_ready;
     size_t nlock_ready, lock_ready_cap;
 
+    struct wait_state *wait; /* blocking: waiters on this shard's keys, deadlines (wait.c) */
+
     struct rt_txn **txns;
     uint32_t txns_cap;
     uint32_t *free_txns;
@@ -302,6 +353,10 @@ struct rt {
     struct padded_flag parked[RT_MAX_SHARDS];
     _Atomic int stop;
     _Atomic uint64_t clients; /* connected, all shards (maxclients) */
+    /* output.c: output buffer limits by class: hard, soft, soft seconds, and the trip
+     * (the smallest non-zero of hard and soft, UINT64_MAX when none) past which a
+     * client's output is looked at. Defaults set by rt_create (out_limits_init). */
+    alignas(RT_CACHE_LINE) _Atomic uint64_t out_limits[RT_CLASS_COUNT][4];
     int64_t start_ms;
     const char *io_name;
 };
@@ -327,6 +382,42 @@ void conn_close_all(struct rt_shard *sh);
 void conn_resume(struct rt_shard *sh, struct rt_client *c);
 void conn_run_resumed(struct rt_shard *sh);
 
+/* output.c: the connection's output (bytes and referenced blocks) and its limits. */
+struct iovec;
+enum { OUT_TRIP = 3 };
+static inline size_t out_pending(const struct rt_client *c)
+{
+    return c->out.len - c->out_sent + c->ref_bytes;
+}
+static inline bool out_has_unsent(const struct rt_client *c)
+{
+    return c->out.len > c->out_sent || c->ref_head < c->nrefs;
+}
+/* The cheap test of every emit and push: whether the limits must be looked at. */
+static inline bool out_tripped(const struct rt_shard *sh, const struct rt_client *c)
+{
+    return out_pending(c) >=
+           atomic_load_explicit(&sh->rt->out_limits[c->out_class][OUT_TRIP], memory_order_relaxed);
+}
+/* The unsent output the limits count (CLIENT LIST omem): past the first 16 KB. */
+size_t out_counted(const struct rt_client *c);
+/* Apply the class's limits now (after out_tripped, and after a write attempt): a client
+ * past them is scheduled to close, its output dropped. Returns whether it was. */
+bool out_check_limits(struct rt_shard *sh, struct rt_client *c);
+/* Reference a block (non-empty) at the current end of the output; takes a reference. */
+void out_add_block(struct rt_client *c, struct rt_block *b);
+/* Fill iov with the unsent output, from the next byte; returns the count (<= max). */
+int out_iov(const struct rt_client *c, struct iovec *iov, int max);
+/* n more bytes were written: advance, releasing blocks fully written. Resets the output
+ * once everything is out. */
+void out_advance(struct rt_client *c, size_t n);
+/* Drop every unsent byte and block reference (closing, limits). */
+void out_discard(struct rt_client *c);
+/* The connection closes: free its output, leave its class's count. */
+void out_release(struct rt_shard *sh, struct rt_client *c);
+/* Set the limits' defaults, before any shard runs. */
+void out_limits_init(struct rt *rt);
+
 /* dispatch.c: running commands and ordering their replies. */
 void dispatch_command(struct rt_shard *sh, struct rt_client *c, int argc, const rt_str *argv);
 /* The same, for a command already resolved (cmd != NULL). */
@@ -343,6 +434,10 @@ void reply_complete(struct rt_shard *sh, struct rt_client *c, uint64_t seq, cons
 void reply_free_all(struct rt_client *c);
 void exec_call(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const rt_str *argv,
                int proto, struct buf *out, struct rt_client *client);
+/* The same for a client's top-level command, which may block (RT_CMD_BLOCKING); returns
+ * whether it called rt_call_block (then it wrote nothing). */
+bool exec_top(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const rt_str *argv,
+              int proto, struct buf *out, struct rt_client *client);
 
 /* lane.c: messages between shards. */
 struct batch *lane_batch(struct rt_shard *sh, unsigned target);
@@ -407,6 +502,28 @@ void txn_lock_reply(struct rt_shard *sh, uint32_t slot, uint64_t id, uint32_t ro
                     unsigned from, bool granted);
 void txn_run_lock_ready(struct rt_shard *sh);
 void txn_free_all(struct rt_shard *sh);
+
+/* wait.c: blocking commands (DESIGN.md section 9). */
+void wait_init(struct rt_shard *sh);
+void wait_free_all(struct rt_shard *sh);
+/* The step asked to wait: register at every owner. */
+void wait_begin(struct rt_shard *sh, struct rt_txn *t);
+/* Cancel every registration of t (UNWAIT behind whatever t sent before). */
+void wait_cancel(struct rt_shard *sh, struct rt_txn *t);
+/* REC_WAIT, REC_UNWAIT, REC_WAKE from src (or this shard). */
+void wait_request(struct rt_shard *sh, unsigned src, const struct req_hdr *h, const rt_str *argv);
+/* Ready keys, wakes and timeouts: run what is due. Cheap when there is nothing. */
+void wait_run(struct rt_shard *sh);
+bool wait_busy(const struct rt_shard *sh);
+/* Milliseconds until the earliest deadline (INT64_MAX when none). */
+int64_t wait_next_deadline_ms(const struct rt_shard *sh);
+/* A connection with a blocking transaction closes. */
+void wait_client_gone(struct rt_shard *sh, struct rt_client *c);
+/* Start a blocking command that found nothing as a waiting transaction. */
+/* Step a transaction woken from a wait (its next phase, no parts). */
+void txn_run_woken(struct rt_shard *sh, struct rt_txn *t);
+void txn_start_blocked(struct rt_shard *sh, struct rt_client *c, uint64_t seq,
+                       const struct rt_cmd *cmd, int argc, const rt_str *argv);
 
 /* loop.c */
 void *shard_main(void *arg);

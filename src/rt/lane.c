@@ -211,11 +211,44 @@ struct batch *lane_reply_batch(struct rt_shard *sh, unsigned target)
     return l->cur_rep;
 }
 
+/* A forwarded blocking command found nothing: its reply carries the command back to
+ * the origin, which waits with it (cmd pointer, argc, then the argument block). */
+static void blocked_reply(struct buf *out, const struct rt_cmd *cmd, int argc, const rt_str *argv)
+{
+    uint32_t n = (uint32_t)argc;
+    buf_append(out, &cmd, sizeof cmd);
+    buf_append(out, &n, sizeof n);
+    for (int i = 0; i < argc; i++) {
+        uint32_t len = (uint32_t)argv[i].len;
+        buf_append(out, &len, sizeof len);
+    }
+    for (int i = 0; i < argc; i++)
+        buf_append(out, argv[i].ptr, argv[i].len);
+}
+
+static void start_blocked(struct rt_shard *sh, struct rt_client *c, uint64_t seq, const char *p,
+                          size_t len)
+{
+    const struct rt_cmd *cmd;
+    uint32_t argc;
+    if (len < sizeof cmd + sizeof argc)
+        return;
+    memcpy(&cmd, p, sizeof cmd);
+    memcpy(&argc, p + sizeof cmd, sizeof argc);
+    struct req_hdr h = {.argc = argc};
+    rt_str *argv = request_args(sh, &h, p + sizeof cmd + sizeof argc);
+    txn_start_blocked(sh, c, seq, cmd, (int)argc, argv);
+}
+
 void request_run(struct rt_shard *sh, unsigned src, const struct req_hdr *h, const rt_str *argv,
                  struct buf *rep)
 {
     if (h->kind == REC_LOCK) {
         hold_lock(sh, src, h, (int)h->argc, argv, rep);
+        return;
+    }
+    if (h->kind >= REC_WAIT) {
+        wait_request(sh, src, h, argv);
         return;
     }
     const struct rt_commands *cmds = sh->rt->cmds;
@@ -234,8 +267,15 @@ void request_run(struct rt_shard *sh, unsigned src, const struct req_hdr *h, con
     }
     if (h->kind != REC_FORWARD)
         sh->stats.parts_executed++;
-    if (cmd)
+    if (cmd && h->kind == REC_FORWARD && (cmd->flags & RT_CMD_BLOCKING)) {
+        r.flags = REPF_BLOCKING;
+        if (exec_top(sh, cmd, (int)h->argc, argv, h->proto, out, NULL)) {
+            r.flags |= REPF_BLOCKED;
+            blocked_reply(out, cmd, (int)h->argc, argv);
+        }
+    } else if (cmd) {
         exec_call(sh, cmd, (int)h->argc, argv, h->proto, out, NULL);
+    }
     if (post) {
         out->len = at;
         return;
@@ -261,8 +301,19 @@ static void run_requests(struct rt_shard *sh, struct batch *b)
         pos += h.argbytes;
         rt_str *argv = request_args(sh, &h, block);
         hold_request(sh, b->origin, &h, block, argv, &b->rep);
+        if (__builtin_expect(wait_busy(sh), 0))
+            wait_run(sh); /* serve waiters before the next request, as after a command */
     }
     b->is_reply = true;
+    /* Requests to the origin made earlier in this iteration go first: nothing this
+     * shard sends to a target overtakes what it sent there before. */
+    struct lane *l = &sh->lanes[b->origin];
+    if (l->cur)
+        lane_send(sh, b->origin, l->cur);
+    if (l->cur_rep)
+        lane_send(sh, b->origin, l->cur_rep);
+    l->cur = l->cur_rep = NULL;
+    sh->lanes_cur &= ~(1ull << b->origin);
     lane_send(sh, b->origin, b);
 }
 
@@ -278,8 +329,14 @@ static void take_replies(struct rt_shard *sh, struct batch *b)
         pos += h.len;
         if (h.kind == REC_FORWARD) {
             struct rt_client *c = conn_find(sh, h.slot, h.id);
-            if (c) /* else the connection closed meanwhile: drop the reply */
+            if (!c)
+                continue; /* the connection closed meanwhile: drop the reply */
+            if (h.flags & REPF_BLOCKED)
+                start_blocked(sh, c, h.seq, p, h.len);
+            else
                 reply_complete(sh, c, h.seq, p, h.len);
+            if ((h.flags & REPF_BLOCKING) && --c->fwd_blocking == 0)
+                conn_resume(sh, c);
         } else if (h.kind == REC_LOCK) {
             txn_lock_reply(sh, h.slot, h.id, (uint32_t)h.seq, h.shard, h.len == 1 && p[0] == 'G');
         } else {

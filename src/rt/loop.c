@@ -50,6 +50,7 @@ static void shard_cleanup(struct rt_shard *sh)
 {
     conn_close_all(sh);
     txn_free_all(sh);
+    wait_free_all(sh);
     hold_free_all(sh);
     lane_free_all(sh);
     buf_free(&sh->discard);
@@ -69,6 +70,7 @@ void *shard_main(void *arg)
     struct rt *rt = sh->rt;
     sh->now_ms = clock_unix_ms();
     hold_init(sh);
+    wait_init(sh);
     sh->ctx = rt->cmds->shard_init(sh);
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -84,7 +86,8 @@ void *shard_main(void *arg)
     while (!atomic_load_explicit(&rt->stop, memory_order_relaxed)) {
         uint64_t tick_ns = 1000000000ull / OPT_LOAD(rt, hz);
         int timeout = 0;
-        bool busy = sh->backlog_total || sh->lanes_cur || sh->hold_dirty || sh->nlock_ready;
+        bool busy = sh->backlog_total || sh->lanes_cur || sh->hold_dirty || sh->nlock_ready ||
+                    wait_busy(sh);
         if (!busy && now - last_work >= spin_ns) {
             /* Park: announce it, then re-check for messages (the Dekker pair with
              * lane_wake), then block in the poller. */
@@ -94,6 +97,9 @@ void *shard_main(void *arg)
                 uint64_t next_tick = sh->last_tick_ns + tick_ns;
                 uint64_t wait_ms = next_tick > now ? (next_tick - now) / 1000000 + 1 : 0;
                 timeout = wait_ms < RT_PARK_TIMEOUT_MS ? (int)wait_ms : RT_PARK_TIMEOUT_MS;
+                int64_t deadline = wait_next_deadline_ms(sh); /* a blocked client's timeout */
+                if (deadline < timeout)
+                    timeout = (int)deadline;
             }
         } else if (oversubscribed) {
             sched_yield(); /* more shards than CPUs: let a peer run while we spin */
@@ -117,6 +123,7 @@ void *shard_main(void *arg)
             txn_run_lock_ready(sh);
         if (sh->hold_dirty)
             hold_pass(sh);
+        wait_run(sh);
         if (sh->nresume)
             conn_run_resumed(sh);
         lane_flush(sh);

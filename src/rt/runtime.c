@@ -97,6 +97,7 @@ struct rt *rt_create(const struct rt_options *o, const struct rt_commands *cmds,
     rt->n = o->nshards;
     rt->io_name = "epoll";
     rt->start_ms = clock_unix_ms();
+    out_limits_init(rt);
     err[0] = 0;
     for (unsigned i = 0; i < rt->n && !err[0]; i++)
         rt->shards[i] = shard_new(rt, i, err, errlen);

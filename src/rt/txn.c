@@ -47,6 +47,7 @@ static struct rt_txn *txn_alloc(struct rt_shard *sh)
     t->slot = sh->free_txns[--sh->nfree_txns];
     t->id = sh->next_txn_id++;
     t->sh = sh;
+    t->heap_idx = SIZE_MAX;
     sh->txns[t->slot] = t;
     return t;
 }
@@ -74,6 +75,8 @@ static void txn_free(struct rt_shard *sh, struct rt_txn *t)
     buf_free(&t->results);
     buf_free(&t->next);
     buf_free(&t->scratch);
+    buf_free(&t->wait_keys);
+    buf_free(&t->woken_key);
     free(t->state);
     free(t);
 }
@@ -225,12 +228,17 @@ static bool txn_dispatch(struct rt_shard *sh, struct rt_txn *t)
     }
     buf_free(&next);
     t->stepping = false;
+    /* Woken from a wait: the registrations go behind the parts that serve it. */
+    if (t->cancel_pending)
+        wait_cancel(sh, t);
     return t->nreplied == t->nparts;
 }
 
 /* Release the locks, hand the reply of a child to its parent, free. */
 void txn_end(struct rt_shard *sh, struct rt_txn *t)
 {
+    if (t->waiting || t->wait_shards || t->heap_idx != SIZE_MAX)
+        wait_cancel(sh, t);
     txn_lock_release(sh, t);
     struct rt_txn *p = t->parent;
     if (!p) {
@@ -269,6 +277,14 @@ static bool txn_step(struct rt_shard *sh, struct rt_txn *t)
         txn_end(sh, t);
         return false;
     }
+    if (t->wait_asked && !t->nnext && rt_txn_can_wait(t)) {
+        t->wait_asked = false;
+        if (t->cancel_pending)
+            wait_cancel(sh, t); /* the old registrations go before the new ones */
+        wait_begin(sh, t);
+        return false;
+    }
+    t->wait_asked = false;
     if (!t->nnext) {
         static const char bug[] = "-ERR internal error: multi-shard step made no progress\r\n";
         log_msg(LOG_WARNING, "step of '%s' neither queued parts nor finished",
@@ -335,8 +351,29 @@ void txn_start(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cm
     t->conn_id = c->id;
     t->seq = reply_reserve(c);
     c->txns++;
-    if (cmd->route == RT_ROUTE_KEYS)
+    /* A blocking command takes no locks: it would hold them while it waits. */
+    if (cmd->route == RT_ROUTE_KEYS && !(cmd->flags & RT_CMD_BLOCKING))
         txn_declare_keys(t);
+    txn_advance(sh, t);
+}
+
+void txn_start_blocked(struct rt_shard *sh, struct rt_client *c, uint64_t seq,
+                       const struct rt_cmd *cmd, int argc, const rt_str *argv)
+{
+    struct rt_txn *t = txn_new(sh, cmd, argc, argv, c->proto);
+    t->conn_slot = c->slot;
+    t->conn_id = c->id;
+    t->seq = seq;
+    t->tried = true;
+    c->txns++;
+    txn_advance(sh, t);
+}
+
+void txn_run_woken(struct rt_shard *sh, struct rt_txn *t)
+{
+    t->phase++;
+    t->nparts = t->nreplied = 0;
+    t->results.len = 0;
     txn_advance(sh, t);
 }
 

@@ -8,95 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include "../../examples/counter_cmds.h"
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof a;
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static void *run(void *arg)
-{
-    rt_run(arg);
-    return NULL;
-}
-
-static int dial(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
-    return fd;
-}
-
-static void send_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        assert_true(w > 0);
-        p += w;
-        n -= (size_t)w;
-    }
-}
-
-/* Read until `want` bytes arrived (with a 10 s limit per wait: a hang fails). */
-static char *read_n(int fd, size_t want)
-{
-    char *b = malloc(want + 1);
-    size_t got = 0;
-    while (got < want) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        assert_int_equal(poll(&p, 1, 10000), 1);
-        ssize_t r = read(fd, b + got, want - got);
-        assert_true(r > 0);
-        got += (size_t)r;
-    }
-    b[got] = 0;
-    return b;
-}
-
-struct server {
-    struct rt *rt;
-    pthread_t thread;
-    int port;
-};
-
-static void start(struct server *s, unsigned shards)
-{
-    struct rt_options o;
-    rt_options_default(&o);
-    o.nshards = shards;
-    s->port = o.port = free_port();
-    char err[256];
-    s->rt = rt_create(&o, &counter_commands, err, sizeof err);
-    if (!s->rt)
-        fail_msg("rt_create: %s", err);
-    assert_int_equal(pthread_create(&s->thread, NULL, run, s->rt), 0);
-}
-
-static void stop(struct server *s)
-{
-    rt_stop(s->rt);
-    pthread_join(s->thread, NULL);
-    rt_destroy(s->rt);
-}
+#include "rt_harness.h"
 
 static void pipeline_in_order(unsigned shards)
 {
@@ -205,23 +117,6 @@ static void test_concurrent_clients(void **state)
     stop(&s);
 }
 
-/* Read one line (a small integer reply), byte by byte, with a 10 s limit per wait. */
-static long long read_int(int fd)
-{
-    char line[64];
-    size_t n = 0;
-    while (n < sizeof line - 1) {
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        assert_int_equal(poll(&p, 1, 10000), 1);
-        assert_int_equal(read(fd, &line[n], 1), 1);
-        if (line[n++] == '\n')
-            break;
-    }
-    line[n] = 0;
-    assert_int_equal(line[0], ':');
-    return strtoll(line + 1, NULL, 10);
-}
-
 enum { ISO_KEYS = 16, ISO_ROUNDS = 150, ISO_WRITERS = 3, ISO_READERS = 3 };
 
 static void iso_keys(struct buf *b, const char *verb)
@@ -285,6 +180,108 @@ static void test_isolation(void **state)
     stop(&s);
 }
 
+/* Out-of-band blocks reach a slow reader whole and in order: with a small receive
+ * buffer and small reads, the server's writes come up short inside blocks and resume
+ * at the next byte; pushes go after replies already out and before later ones. */
+static void append_blob(struct buf *want, long size, int count)
+{
+    for (int k = 0; k < count; k++) {
+        buf_printf(want, "$%ld\r\n", size);
+        for (long j = 0; j < size; j++)
+            buf_putc(want, (char)('a' + j % 23));
+        buf_puts(want, "\r\n");
+    }
+    buf_puts(want, "+OK\r\n");
+}
+
+static void push_blocks(unsigned shards)
+{
+    struct server s;
+    start(&s, shards);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 4096;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)s.port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    /* Only commands run on the connection's shard: a forwarded command's reply, still
+     * pending when a later command pushes, would come after the pushed bytes. */
+    const char req[] = "PING\r\nBLOB 1048576 3\r\nPING\r\nBLOB 1000 5\r\nBLOB 100 2\r\n"
+                       "BLOB 70000 40\r\nPING\r\n";
+    send_all(fd, req, sizeof req - 1);
+    struct buf want = {0};
+    buf_puts(&want, "+PONG\r\n");
+    append_blob(&want, 1048576, 3);
+    buf_puts(&want, "+PONG\r\n");
+    append_blob(&want, 1000, 5);
+    append_blob(&want, 100, 2);
+    append_blob(&want, 70000, 40);
+    buf_puts(&want, "+PONG\r\n");
+    char *got = malloc(want.len);
+    size_t n = 0;
+    int reads = 0;
+    while (n < want.len) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        assert_int_equal(poll(&p, 1, 10000), 1);
+        size_t chunk = want.len - n < 3001 ? want.len - n : 3001;
+        ssize_t r = read(fd, got + n, chunk);
+        assert_true(r > 0);
+        n += (size_t)r;
+        if (++reads % 64 == 0)
+            usleep(1000); /* a slow reader: the server's socket buffer fills */
+    }
+    bool same = memcmp(got, want.data, want.len) == 0;
+    free(got);
+    buf_free(&want);
+    close(fd);
+    stop(&s);
+    assert_true(same);
+}
+
+static void test_push_blocks_one_shard(void **state)
+{
+    (void)state;
+    push_blocks(1);
+}
+
+static void test_push_blocks_four_shards(void **state)
+{
+    (void)state;
+    push_blocks(4);
+}
+
+/* rt_client_kill: another client closes at once; a client killing itself gets its
+ * reply, and nothing after it runs. */
+static void test_kill(void **state)
+{
+    (void)state;
+    struct server s;
+    start(&s, 1);
+    int a = dial(s.port), b = dial(s.port);
+    send_all(a, "MYID\r\n", 6);
+    long long ida = strtoll(read_line(a) + 1, NULL, 10);
+    char req[64];
+    int n = snprintf(req, sizeof req, "KILL %lld\r\nKILL %lld\r\n", ida, ida);
+    send_all(b, req, (size_t)n);
+    assert_string_equal(read_line(b), ":1\r\n");
+    assert_string_equal(read_line(b), ":0\r\n"); /* gone already */
+    assert_closed(a);
+    close(a);
+    send_all(b, "MYID\r\n", 6);
+    long long idb = strtoll(read_line(b) + 1, NULL, 10);
+    n = snprintf(req, sizeof req, "PING\r\nKILL %lld\r\nINCR x\r\n", idb);
+    send_all(b, req, (size_t)n);
+    assert_string_equal(read_line(b), "+PONG\r\n");
+    assert_string_equal(read_line(b), ":1\r\n");
+    assert_closed(b);
+    close(b);
+    int c = dial(s.port);
+    send_all(c, "GET x\r\n", 7);
+    assert_string_equal(read_line(c), "$-1\r\n"); /* INCR after the kill never ran */
+    close(c);
+    stop(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -293,6 +290,9 @@ int main(void)
         cmocka_unit_test(test_eight_shards_on_fewer_cpus),
         cmocka_unit_test(test_concurrent_clients),
         cmocka_unit_test(test_isolation),
+        cmocka_unit_test(test_push_blocks_one_shard),
+        cmocka_unit_test(test_push_blocks_four_shards),
+        cmocka_unit_test(test_kill),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
