@@ -92,12 +92,15 @@ static bool token_match(const char *pat, size_t plen, size_t p, unsigned char c,
     }
 }
 
-bool glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool nocase)
+bool glob_match_bounded(const char *pat, size_t plen, const char *str, size_t slen,
+                        bool nocase, uint64_t max_steps, bool *exceeded)
 {
+    *exceeded = false;
     if (slen == 0)
         return plen == 0;
     size_t p = 0, s = 0;
     size_t star_p = SIZE_MAX, star_s = 0; /* resume point after the latest '*' */
+    uint64_t steps = 0;
     while (s < slen) {
         if (p < plen && pat[p] == '*') {
             while (p < plen && pat[p] == '*')
@@ -108,8 +111,15 @@ bool glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool
             star_s = s;
             continue;
         }
-        size_t next;
-        if (p < plen && token_match(pat, plen, p, (unsigned char)str[s], nocase, &next)) {
+        size_t next = p + 1;
+        bool ok = p < plen && token_match(pat, plen, p, (unsigned char)str[s], nocase, &next);
+        /* A token costs the pattern bytes it spans (a class may be long). */
+        steps += next > p ? next - p : 1;
+        if (steps > max_steps) {
+            *exceeded = true;
+            return false;
+        }
+        if (ok) {
             p = next;
             s++;
             continue;
@@ -122,4 +132,10 @@ bool glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool
     while (p < plen && pat[p] == '*')
         p++;
     return p == plen;
+}
+
+bool glob_match(const char *pat, size_t plen, const char *str, size_t slen, bool nocase)
+{
+    bool exceeded;
+    return glob_match_bounded(pat, plen, str, slen, nocase, UINT64_MAX, &exceeded);
 }

@@ -6,13 +6,17 @@
  *
  * CLIENT's subcommands run on the connection's own shard (they need the client), except
  * CLIENT LIST, which sees every connection and so fans out: its step asks each shard for
- * its lines ("__clientlist"). */
+ * its lines ("__clientlist"). CLIENT KILL and CLIENT UNBLOCK reach connections of any
+ * shard too (client_kill.c). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/numfmt.h"
+#include "cmd/blocking.h"
 #include "cmd/cmd.h"
 #include "cmd/multi.h"
+#include "cmd/pubsub.h"
 #include "cmd/server.h"
 
 #define ERR_CLIENT_NAME "ERR Client names cannot contain spaces, newlines or special characters."
@@ -157,13 +161,28 @@ static void client_getname(struct rt_call *call)
         resp_null(call->out, call->proto);
 }
 
-/* The runtime's line, with what only the command set knows (MULTI). */
+/* The runtime's line, with what only the command set knows (MULTI, pub/sub). Flag
+ * letters in Redis's order: P (subscribed) before x (MULTI). */
 static void describe(const struct rt_client *c, struct buf *out)
 {
     const char *flags;
     long long multi;
     multi_client_flags(c, &flags, &multi);
-    struct rt_client_info info = {.flags = flags, .multi = multi};
+    struct pubsub_client_counts ps;
+    pubsub_client_counts(c, &ps);
+    char pflags[8] = "P";
+    if (ps.subscribed) {
+        if (strcmp(flags, "N") != 0)
+            strncat(pflags, flags, sizeof pflags - 2);
+        flags = pflags;
+    }
+    char bflags[8]; /* b (blocked) after them */
+    if (rt_client_blocked(c)) {
+        snprintf(bflags, sizeof bflags, "%sb", strcmp(flags, "N") != 0 ? flags : "");
+        flags = bflags;
+    }
+    struct rt_client_info info = {.flags = flags, .multi = multi, .sub = ps.sub,
+                                  .psub = ps.psub, .ssub = ps.ssub};
     rt_client_describe(c, &info, out);
 }
 
@@ -214,6 +233,20 @@ static void client_help(struct rt_call *call)
         "    Return the ID of the current connection.",
         "INFO",
         "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are:",
+        "    * ADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made from the specified address",
+        "    * LADDR (<ip:port>|<unixsocket>:0)",
+        "      Kill connections made to specified local address",
+        "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+        "      Kill connections by type.",
+        "    * USER <username>",
+        "      Kill connections authenticated by <username>.",
+        "    * SKIPME (YES|NO)",
+        "      Skip killing current connection (default: yes).",
         "LIST [options ...]",
         "    Return information about client connections. Options:",
         "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
@@ -224,6 +257,8 @@ static void client_help(struct rt_call *call)
         "    Set client meta attr. Options are:",
         "    * LIB-NAME: the client lib name.",
         "    * LIB-VER: the client lib version.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
         "HELP",
@@ -381,6 +416,8 @@ void cmd_clientlist_part(struct rt_call *call)
     buf_free(&x.line);
 }
 
+void cmd_client_line(const struct rt_client *c, struct buf *out) { describe(c, out); }
+
 const struct cmd_def cmd_client_subs[] = {
     {"client|id", 2, "noscript loading stale", "@slow @connection", CMD_ORIGIN(client_id),
      "connection", "5.0.0", "Returns the client ID for the current connection", "O(1)"},
@@ -401,6 +438,13 @@ const struct cmd_def cmd_client_subs[] = {
     {"client|no-evict", 3, "admin noscript loading stale", "@admin @slow @dangerous @connection",
      CMD_ORIGIN(client_no_evict), "connection", "7.0.0",
      "Set client eviction mode for the current connection", "O(1)"},
+    {"client|kill", -3, "admin noscript loading stale", "@admin @slow @dangerous @connection",
+     CMD_PLAN(NULL, client_kill_step), "connection", "2.4.0", "Kill the connection of a client",
+     "O(N) where N is the number of client connections"},
+    {"client|unblock", -3, "admin noscript loading stale", "@admin @slow @dangerous @connection",
+     CMD_PLAN(NULL, client_unblock_step), "connection", "5.0.0",
+     "Unblock a client blocked in a blocking command from a different connection",
+     "O(log N) where N is the number of client connections"},
     {"client|help", 2, "loading stale", "@slow @connection", CMD_ORIGIN(client_help),
      "connection", "5.0.0", "Show helpful text about the different subcommands", "O(1)"},
     {NULL, 0, NULL, NULL, {0}, NULL, NULL, NULL, NULL},

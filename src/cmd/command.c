@@ -83,10 +83,16 @@ static void reply_words(struct buf *b, const char *list, int proto)
 }
 
 /* The access flags of a key: from the range part of the key spec or its keynum part. */
-enum key_flags { KF_RW, KF_RO, KF_OW, KF_RW_DELETE };
+enum key_flags { KF_RW, KF_RO, KF_OW, KF_RW_DELETE, KF_NOT_KEY };
+
+/* Shard channels (SPUBLISH, SSUBSCRIBE, SUNSUBSCRIBE) sit where keys do, for cluster
+ * routing, but are not keys: Redis flags them not_key and GETKEYS skips them. */
+static bool channels_not_keys(const struct cmd_def *d) { return has_word(d->flags, "pubsub"); }
 
 static enum key_flags key_flags_of(const struct cmd_def *d, bool from_range)
 {
+    if (channels_not_keys(d))
+        return KF_NOT_KEY;
     if (is_sort(d))
         return from_range ? KF_RO : KF_OW;
     if (d->rt.keys.numkeys > 0) {
@@ -101,7 +107,7 @@ static void reply_key_flags(struct buf *b, enum key_flags f, int proto)
 {
     static const char *const words[][3] = {
         [KF_RW] = {"RW"}, [KF_RO] = {"RO", "access"}, [KF_OW] = {"OW", "update"},
-        [KF_RW_DELETE] = {"RW", "access", "delete"},
+        [KF_RW_DELETE] = {"RW", "access", "delete"}, [KF_NOT_KEY] = {"not_key"},
     };
     int n = 0;
     while (n < 3 && words[f][n])
@@ -420,7 +426,7 @@ static int *command_keys(struct rt_call *call, const rt_str *argv, int argc,
         return NULL;
     }
     const struct rt_keyspec *k = &d->rt.keys;
-    if (k->first <= 0 && k->numkeys <= 0) {
+    if ((k->first <= 0 && k->numkeys <= 0) || channels_not_keys(d)) {
         resp_error(call->out, "ERR The command has no key arguments");
         return NULL;
     }

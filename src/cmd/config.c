@@ -6,6 +6,7 @@
  * shard. Parameters corekv reports but cannot change yet (persistence, eviction) accept
  * a CONFIG SET of their current value only, so tools that "set" the defaults work. */
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "base/glob.h"
 #include "base/numfmt.h"
 #include "cmd/cmd.h"
+#include "cmd/notify.h"
 #include "cmd/server.h"
 #include "cmd/split.h"
 #include "store/object.h"
@@ -27,11 +29,13 @@ enum kind {
     K_BOOL,  /* yes | no */
     K_ENUM,  /* one of choices */
     K_STR,   /* any string */
+    K_NOTIFY, /* notify-keyspace-events class letters (notify.h) */
+    K_COBL,  /* client-output-buffer-limit groups (cobl_parse) */
 };
 
 /* S_LIMIT / G_LIMIT: an encoding threshold of store/object.h (param.lim). */
-enum setter { S_NONE, S_HZ, S_MAXCLIENTS, S_BULK, S_QBUF, S_LIMIT };
-enum getter { G_FIXED, G_PORT, G_BIND, G_HZ, G_MAXCLIENTS, G_BULK, G_QBUF, G_DIR, G_LIMIT };
+enum setter { S_NONE, S_HZ, S_MAXCLIENTS, S_BULK, S_QBUF, S_LIMIT, S_NOTIFY, S_COBL };
+enum getter { G_FIXED, G_PORT, G_BIND, G_HZ, G_MAXCLIENTS, G_BULK, G_QBUF, G_DIR, G_LIMIT, G_NOTIFY, G_COBL };
 
 struct param {
     const char *name;
@@ -71,6 +75,8 @@ static const struct param params[] = {
     {"cluster-enabled", K_BOOL, true, 0, 0, NULL, G_FIXED, S_NONE, "no", 0},
     {"dir", K_STR, true, 0, 0, NULL, G_DIR, S_NONE, NULL, 0},
     {"dbfilename", K_STR, true, 0, 0, NULL, G_FIXED, S_NONE, "dump.rdb", 0},
+    {"client-output-buffer-limit", K_COBL, false, 0, 0, NULL, G_COBL, S_COBL, NULL, 0},
+    {"notify-keyspace-events", K_NOTIFY, false, 0, 0, NULL, G_NOTIFY, S_NOTIFY, NULL, 0},
     /* Encoding thresholds, with Redis 7's types and ranges: entry counts are integers,
      * value sizes memory values, both 0..LONG_MAX. The old "ziplist" names are entries
      * of their own (as in Redis 7.0, where CONFIG GET of a glob lists both names and a
@@ -109,6 +115,13 @@ static void param_value(const struct param *p, const struct rt_options *o, char 
             snprintf(out, n, "%s", "");
         break;
     case G_LIMIT: snprintf(out, n, "%lld", (long long)obj_limit(p->lim)); break;
+    case G_COBL: break; /* needs the runtime: cobl_format */
+    case G_NOTIFY: {
+        char f[24];
+        notify_flags_format(notify_flags(), f);
+        snprintf(out, n, "%s", f);
+        break;
+    }
     }
 }
 
@@ -152,6 +165,146 @@ static bool parse_memory(const char *s, size_t len, uint64_t *out)
     return true;
 }
 
+/* ---- client-output-buffer-limit ----
+ * "class hard soft seconds" groups separated by single spaces, classes normal, replica
+ * (or slave) and pubsub, parsed as Redis 7 parses them: tokens are C strings (up to a
+ * NUL byte), sizes by memtoull (units, wrapping on overflow), seconds by strtoll cut to
+ * an int. Normal and pubsub are the runtime's limits; replica is only kept for GET. */
+enum { COBL_NORMAL, COBL_REPLICA, COBL_PUBSUB };
+static _Atomic uint64_t replica_limit[3] = {256 * MB, 64 * MB, 60};
+
+struct cobl_saved {
+    struct rt_output_limit normal, pubsub;
+    uint64_t replica[3];
+};
+
+static void cobl_save(struct rt *rt, struct cobl_saved *sv)
+{
+    rt_get_output_limit(rt, RT_CLASS_NORMAL, &sv->normal);
+    rt_get_output_limit(rt, RT_CLASS_PUBSUB, &sv->pubsub);
+    for (int i = 0; i < 3; i++)
+        sv->replica[i] = atomic_load_explicit(&replica_limit[i], memory_order_relaxed);
+}
+
+static void cobl_restore(struct rt *rt, const struct cobl_saved *sv)
+{
+    rt_set_output_limit(rt, RT_CLASS_NORMAL, &sv->normal);
+    rt_set_output_limit(rt, RT_CLASS_PUBSUB, &sv->pubsub);
+    for (int i = 0; i < 3; i++)
+        atomic_store_explicit(&replica_limit[i], sv->replica[i], memory_order_relaxed);
+}
+
+static void cobl_format(struct rt *rt, char *out, size_t n)
+{
+    struct cobl_saved sv;
+    cobl_save(rt, &sv);
+    snprintf(out, n, "normal %llu %llu %llu slave %llu %llu %llu pubsub %llu %llu %llu",
+             (unsigned long long)sv.normal.hard, (unsigned long long)sv.normal.soft,
+             (unsigned long long)sv.normal.soft_seconds, (unsigned long long)sv.replica[0],
+             (unsigned long long)sv.replica[1], (unsigned long long)sv.replica[2],
+             (unsigned long long)sv.pubsub.hard, (unsigned long long)sv.pubsub.soft,
+             (unsigned long long)sv.pubsub.soft_seconds);
+}
+
+/* Redis's memtoull: digits then a unit, the product wrapping as unsigned. */
+static bool cobl_memory(const char *s, size_t len, uint64_t *out)
+{
+    if (len && s[0] == '-')
+        return false;
+    size_t d = 0;
+    while (d < len && s[d] >= '0' && s[d] <= '9')
+        d++;
+    static const struct { const char *unit; uint64_t mul; } units[] = {
+        {"", 1}, {"b", 1}, {"k", 1000}, {"kb", 1024}, {"m", 1000000}, {"mb", 1024 * 1024},
+        {"g", 1000000000}, {"gb", 1024ull * 1024 * 1024},
+    };
+    uint64_t mul = 0;
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (strlen(units[i].unit) == len - d && strncasecmp(s + d, units[i].unit, len - d) == 0)
+            mul = units[i].mul;
+    if (!mul || d >= 128)
+        return false;
+    uint64_t v = 0; /* strtoull: saturates */
+    for (size_t i = 0; i < d; i++) {
+        unsigned dig = (unsigned)(s[i] - '0');
+        v = v > (UINT64_MAX - dig) / 10 ? UINT64_MAX : v * 10 + dig;
+    }
+    *out = v * mul;
+    return true;
+}
+
+/* strtoll (leading white space, a sign, saturating) to the end of the token, cut to an
+ * int, which must not be negative. */
+static bool cobl_seconds(const char *s, size_t len, uint64_t *out)
+{
+    size_t i = 0;
+    while (i < len && (s[i] == '\t' || s[i] == '\n' || s[i] == '\v' || s[i] == '\f' ||
+                       s[i] == '\r' || s[i] == ' '))
+        i++;
+    bool neg = i < len && s[i] == '-';
+    if (i < len && (s[i] == '-' || s[i] == '+'))
+        i++;
+    size_t d = i;
+    uint64_t mag = 0, cap = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+        unsigned dig = (unsigned)(s[i] - '0');
+        mag = mag > (cap - dig) / 10 ? cap : mag * 10 + dig;
+    }
+    if (i == d)
+        return len == 0; /* no digits: strtoll stops at the token's start */
+    if (i != len)
+        return false;
+    uint32_t low = (uint32_t)(neg ? (uint64_t)0 - mag : mag);
+    if (low > INT32_MAX)
+        return false;
+    *out = low;
+    return true;
+}
+
+/* Parse v; with rt, also set the limits. NULL when valid, else Redis's reason. */
+static const char *cobl_apply(struct rt *rt, const rt_str *v)
+{
+    if (!v->len)
+        return NULL;
+    size_t ntok = 1;
+    for (size_t i = 0; i < v->len; i++)
+        ntok += v->ptr[i] == ' ';
+    if (ntok % 4)
+        return "Wrong number of arguments in buffer limit configuration.";
+    rt_str tok[4];
+    size_t pos = 0;
+    while (pos <= v->len) {
+        for (int k = 0; k < 4; k++) {
+            const char *sp = memchr(v->ptr + pos, ' ', v->len - pos);
+            size_t end = sp ? (size_t)(sp - v->ptr) : v->len;
+            const char *nul = memchr(v->ptr + pos, 0, end - pos);
+            tok[k] = (rt_str){v->ptr + pos, nul ? (size_t)(nul - (v->ptr + pos)) : end - pos};
+            pos = end + 1;
+        }
+        int cls = arg_is(&tok[0], "normal")                                   ? COBL_NORMAL
+                  : arg_is(&tok[0], "slave") || arg_is(&tok[0], "replica") ? COBL_REPLICA
+                  : arg_is(&tok[0], "pubsub")                                 ? COBL_PUBSUB
+                                                                               : -1;
+        if (cls < 0)
+            return "Invalid client class specified in buffer limit configuration.";
+        struct rt_output_limit l;
+        if (!cobl_memory(tok[1].ptr, tok[1].len, &l.hard) ||
+            !cobl_memory(tok[2].ptr, tok[2].len, &l.soft) ||
+            !cobl_seconds(tok[3].ptr, tok[3].len, &l.soft_seconds))
+            return "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        if (!rt)
+            continue;
+        if (cls == COBL_REPLICA) {
+            atomic_store_explicit(&replica_limit[0], l.hard, memory_order_relaxed);
+            atomic_store_explicit(&replica_limit[1], l.soft, memory_order_relaxed);
+            atomic_store_explicit(&replica_limit[2], l.soft_seconds, memory_order_relaxed);
+        } else {
+            rt_set_output_limit(rt, cls == COBL_NORMAL ? RT_CLASS_NORMAL : RT_CLASS_PUBSUB, &l);
+        }
+    }
+    return NULL;
+}
+
 /* Parse a value for p; NULL on success with *num set for numeric kinds, else Redis's
  * reason. msg receives formatted reasons. */
 static const char *parse_value(const struct param *p, const rt_str *v, uint64_t *num, char *msg,
@@ -188,6 +341,15 @@ static const char *parse_value(const struct param *p, const rt_str *v, uint64_t 
         return msg;
     case K_STR:
         return NULL;
+    case K_COBL:
+        return cobl_apply(NULL, v);
+    case K_NOTIFY: {
+        int f = notify_flags_parse(v->ptr, v->len);
+        if (f < 0)
+            return NOTIFY_BAD_CLASS;
+        *num = (uint64_t)f;
+        return NULL;
+    }
     }
     bool is_unsigned = p->kind == K_UINT || p->kind == K_UMEM;
     bool ok = is_unsigned ? (u >= (uint64_t)p->lo && u <= p->hi)
@@ -223,6 +385,8 @@ static bool apply(struct rt *rt, const struct param *p, uint64_t v)
     case S_BULK: return rt_set_proto_max_bulk_len(rt, v);
     case S_QBUF: return rt_set_query_buffer_limit(rt, v);
     case S_LIMIT: obj_limit_set(p->lim, (int64_t)v); return true; /* range checked */
+    case S_NOTIFY: notify_set_flags((int)v); return true; /* parsed */
+    case S_COBL: return true; /* cobl_apply, with the value */
     case S_NONE: return true;
     }
     return false;
@@ -309,9 +473,16 @@ static void config_set(struct rt_call *call)
     int64_t lims[LIM_COUNT];
     for (int i = 0; i < LIM_COUNT; i++)
         lims[i] = obj_limit((enum obj_limit_id)i);
+    int notify_before = notify_flags();
+    struct cobl_saved cobl_before;
+    cobl_save(rt, &cobl_before);
     for (int i = 0; i < n; i++) {
-        if (!apply(rt, set[i], nums[i])) {
+        bool ok = set[i]->set == S_COBL ? !cobl_apply(rt, &call->argv[3 + 2 * i])
+                                        : apply(rt, set[i], nums[i]);
+        if (!ok) {
             restore(rt, &before, lims);
+            notify_set_flags(notify_before);
+            cobl_restore(rt, &cobl_before);
             resp_errorf(call->out,
                         "ERR CONFIG SET failed (possibly related to argument '%s') - "
                         "argument is out of range",
@@ -363,7 +534,10 @@ static void config_get(struct rt_call *call)
             resp_bulk(call->out, as[order[k]]->ptr, as[order[k]]->len);
         else
             resp_bulk_cstr(call->out, p->name);
-        param_value(p, &o, val, sizeof val);
+        if (p->get == G_COBL)
+            cobl_format(rt_of(call->rt_shard), val, sizeof val);
+        else
+            param_value(p, &o, val, sizeof val);
         resp_bulk_cstr(call->out, val);
     }
 }

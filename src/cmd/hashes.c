@@ -213,7 +213,7 @@ static void hincrbyfloat_exec(struct rt_call *call)
 
 /* ---- The table ---- */
 
-#define K1 {1, 1, 1}
+#define K1 {1, 1, 1, 0}
 #define KEYS(nm, ex) {.name = nm, .route = RT_ROUTE_KEYS, .keys = K1, .exec = ex}
 #define W_FAST "@write @hash @fast"
 #define R_FAST "@read @hash @fast"

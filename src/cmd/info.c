@@ -24,6 +24,7 @@
 
 #include "base/clock.h"
 #include "cmd/cmd.h"
+#include "cmd/pubsub.h"
 #include "cmd/server.h"
 
 enum section {
@@ -70,7 +71,7 @@ static const struct {
 enum field {
     F_CONN_RECEIVED, F_CONNECTED, F_REJECTED, F_COMMANDS, F_NET_IN, F_NET_OUT, F_FORWARDED,
     F_PARTS, F_KEYS, F_EXPIRES, F_EXPIRED, F_HITS, F_MISSES, F_DIRTY, F_OPS, F_IN_KBPS100,
-    F_OUT_KBPS100, F_COUNT
+    F_OUT_KBPS100, F_PS_CHANNELS, F_PS_PATTERNS, F_PS_SHARD_CHANNELS, F_BLOCKED, F_COUNT
 };
 
 /* ---- Memory (process-wide) ---- */
@@ -224,6 +225,7 @@ void cmd_info_part(struct rt_call *call)
     uint64_t f[F_COUNT];
     f[F_CONN_RECEIVED] = c.connections_received - b->connections_received;
     f[F_CONNECTED] = rt_shard_stats(cs->sh)->connected_clients;
+    f[F_BLOCKED] = rt_shard_stats(cs->sh)->blocked_clients;
     f[F_REJECTED] = c.rejected_connections - b->rejected_connections;
     f[F_COMMANDS] = c.commands_processed - b->commands_processed;
     f[F_NET_IN] = c.net_input_bytes - b->net_input_bytes;
@@ -237,6 +239,13 @@ void cmd_info_part(struct rt_call *call)
     f[F_MISSES] = c.keyspace_misses - b->keyspace_misses;
     f[F_DIRTY] = cs->dirty;
     rates(x, &f[F_OPS], &f[F_IN_KBPS100], &f[F_OUT_KBPS100]);
+    /* Every shard's pub/sub view covers the whole server: shard 0 alone reports it. */
+    struct pubsub_info ps = {0};
+    if (rt_shard_id(cs->sh) == 0)
+        pubsub_info(cs, &ps);
+    f[F_PS_CHANNELS] = ps.channels;
+    f[F_PS_PATTERNS] = ps.patterns;
+    f[F_PS_SHARD_CHANNELS] = ps.shard_channels;
     resp_array(call->out, F_COUNT);
     for (int i = 0; i < F_COUNT; i++)
         resp_int(call->out, (int64_t)f[i]);
@@ -334,8 +343,9 @@ static void sec_stats(struct buf *o, const uint64_t *f)
                "sync_full:0\r\nsync_partial_ok:0\r\nsync_partial_err:0\r\nexpired_keys:%llu\r\n"
                "expired_stale_perc:0.00\r\nexpired_time_cap_reached_count:0\r\n"
                "evicted_keys:0\r\nevicted_clients:0\r\nkeyspace_hits:%llu\r\n"
-               "keyspace_misses:%llu\r\npubsub_channels:0\r\npubsub_patterns:0\r\n"
-               "latest_fork_usec:0\r\ntotal_forks:0\r\ncorekv_forwarded_commands:%llu\r\n"
+               "keyspace_misses:%llu\r\npubsub_channels:%llu\r\npubsub_patterns:%llu\r\n"
+               "pubsubshard_channels:%llu\r\nlatest_fork_usec:0\r\ntotal_forks:0\r\n"
+               "corekv_forwarded_commands:%llu\r\n"
                "corekv_multishard_parts:%llu\r\n",
                (unsigned long long)f[F_CONN_RECEIVED], (unsigned long long)f[F_COMMANDS],
                (unsigned long long)f[F_OPS], (unsigned long long)f[F_NET_IN],
@@ -344,7 +354,9 @@ static void sec_stats(struct buf *o, const uint64_t *f)
                (unsigned long long)(f[F_OUT_KBPS100] / 100),
                (unsigned long long)(f[F_OUT_KBPS100] % 100), (unsigned long long)f[F_REJECTED],
                (unsigned long long)f[F_EXPIRED], (unsigned long long)f[F_HITS],
-               (unsigned long long)f[F_MISSES], (unsigned long long)f[F_FORWARDED],
+               (unsigned long long)f[F_MISSES], (unsigned long long)f[F_PS_CHANNELS],
+               (unsigned long long)f[F_PS_PATTERNS], (unsigned long long)f[F_PS_SHARD_CHANNELS],
+               (unsigned long long)f[F_FORWARDED],
                (unsigned long long)f[F_PARTS]);
 }
 
@@ -357,8 +369,9 @@ static void sec_body(struct buf *o, int bit, struct rt *rt, const struct rt_opti
         buf_printf(o,
                    "connected_clients:%llu\r\ncluster_connections:0\r\nmaxclients:%u\r\n"
                    "client_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\n"
-                   "blocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
-                   (unsigned long long)f[F_CONNECTED], opt->maxclients);
+                   "blocked_clients:%llu\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+                   (unsigned long long)f[F_CONNECTED], opt->maxclients,
+                   (unsigned long long)f[F_BLOCKED]);
         break;
     case SEC_MEMORY: sec_memory(o); break;
     case SEC_PERSISTENCE:

@@ -92,11 +92,11 @@ static void touch_step(struct rt_txn *t, unsigned phase) { split_count_step(t, p
 
 /* ---- The table ---- */
 
-#define KEYS_ONE {1, 1, 1}
-#define KEYS_ALL {1, -1, 1}
-#define KEYS_TWO {1, 2, 1}
-#define KEYS_NONE {0, 0, 0}
-#define KEYS_OBJECT {2, 2, 1}
+#define KEYS_ONE {1, 1, 1, 0}
+#define KEYS_ALL {1, -1, 1, 0}
+#define KEYS_TWO {1, 2, 1, 0}
+#define KEYS_NONE {0, 0, 0, 0}
+#define KEYS_OBJECT {2, 2, 1, 0}
 
 #define ROUTE_KEYS(nm, spec, ex, st) \
     {.name = nm, .route = RT_ROUTE_KEYS, .keys = spec, .exec = ex, .step = st}

@@ -355,10 +355,10 @@ static void ltrim_exec(struct rt_call *call)
 
 /* ---- The table ---- */
 
-#define KEYS_ONE {1, 1, 1}
-#define KEYS_TWO {1, 2, 1}
+#define KEYS_ONE {1, 1, 1, 0}
+#define KEYS_TWO {1, 2, 1, 0}
 #define KEYS_NUMKEYS {0, 0, 0, 1}
-#define KEYS_ONE_INTERNAL {1, 1, 1}
+#define KEYS_ONE_INTERNAL {1, 1, 1, 0}
 
 #define ROUTE_KEYS(nm, spec, ex, st) \
     {.name = nm, .route = RT_ROUTE_KEYS, .keys = spec, .exec = ex, .step = st}

@@ -23,6 +23,7 @@
 #include <limits.h>
 
 #include "base/numfmt.h"
+#include "cmd/blocking.h"
 
 enum { TYPE_NONE = 0, TYPE_LIST = 1, TYPE_OTHER = 2 };
 
@@ -96,7 +97,7 @@ static bool read_type(rt_str r, int64_t *type, struct resp_val *elem)
  * destination), then the destination's type; the element is pushed before it is
  * popped, which gives the same result when source and destination are one key (the
  * pushed element is the popped one) and keeps the entry alive throughout. */
-static void lmove_generic(struct rt_call *call, enum list_end from, enum list_end to)
+void lists_lmove_generic(struct rt_call *call, enum list_end from, enum list_end to)
 {
     struct cmd_shard *cs = cmd_shard(call);
     const rt_str *src = &call->argv[1], *dst = &call->argv[2];
@@ -131,10 +132,13 @@ void lists_lmove_exec(struct rt_call *call)
         resp_error(call->out, ERR_SYNTAX);
         return;
     }
-    lmove_generic(call, from, to);
+    lists_lmove_generic(call, from, to);
 }
 
-void lists_rpoplpush_exec(struct rt_call *call) { lmove_generic(call, LIST_TAIL, LIST_HEAD); }
+void lists_rpoplpush_exec(struct rt_call *call)
+{
+    lists_lmove_generic(call, LIST_TAIL, LIST_HEAD);
+}
 
 struct move_state {
     enum list_end from, to;
@@ -249,6 +253,26 @@ static const char *parse_mpop(const rt_str *argv, int argc, struct mpop_args *a)
     if (a->count == -1)
         a->count = 1;
     return NULL;
+}
+
+const char *lists_mpop_parse(const rt_str *argv, int argc, int64_t *numkeys,
+                             enum list_end *where, int64_t *count)
+{
+    struct mpop_args a;
+    const char *err = parse_mpop(argv, argc, &a);
+    if (!err) {
+        *numkeys = a.numkeys;
+        *where = a.where;
+        *count = a.count;
+    }
+    return err;
+}
+
+void lists_pop_reply(struct cmd_shard *cs, const rt_str *k, struct entry *e,
+                     enum list_end where, size_t n, struct buf *out)
+{
+    list_pop(e, where, n, lists_reply_elem, out);
+    popped(cs, k, e, where);
 }
 
 void lists_lmpop_exec(struct rt_call *call)

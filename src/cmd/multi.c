@@ -2,10 +2,11 @@
  * queueing of commands during MULTI, and the state behind them (multi.h). EXEC is in
  * multi_exec.c, the owners' side of WATCH in watch.c.
  *
- * The state lives in rt_client_data from a connection's first MULTI or WATCH until it
- * is neither in MULTI nor watching; meanwhile the runtime routes the connection's
- * commands through multi_intercept, which queues them during MULTI (and sees a refused
- * EXEC, which ends a WATCH too, as in Redis).
+ * The state is the txn part of the connection's shared state (client_state.h), in use
+ * from a connection's first MULTI or WATCH until it is neither in MULTI nor watching;
+ * meanwhile the runtime routes the connection's commands through multi_intercept, which
+ * queues them during MULTI (and sees a refused EXEC, which ends a WATCH too, as in
+ * Redis).
  *
  * WATCH is a step: each owner registers its keys and replies their versions, which
  * the connection records. Every way out (EXEC, DISCARD, UNWATCH, RESET, a refused
@@ -18,6 +19,8 @@
 
 #include "base/hash.h"
 #include "base/numfmt.h"
+#include "cmd/client_state.h"
+#include "cmd/pubsub.h"
 #include "cmd/server.h"
 #include "cmd/watch.h"
 
@@ -149,30 +152,30 @@ void multi_unwatch_all(struct rt_shard *sh, struct watched_key **w, size_t *n)
 
 /* ---- Connection state ---- */
 
-static struct txn_client *client_state(struct rt_client *c)
+/* The connection's txn state, or NULL when it has no shared state at all (a zeroed
+ * txn_client means: not in MULTI, nothing watched). */
+static struct txn_client *multi_state(const struct rt_client *c)
 {
-    struct txn_client *st = rt_client_data(c);
-    if (!st) {
-        st = cmd_xmalloc(sizeof *st);
-        *st = (struct txn_client){0};
-        rt_client_set_data(c, st);
-    }
-    return st;
+    struct client_state *cs = client_state_get(c);
+    return cs ? &cs->txn : NULL;
 }
 
-/* After any change to st: free it when nothing is left, and intercept the connection's
- * commands exactly while it exists. st must not be used afterwards. */
+static struct txn_client *client_state(struct rt_client *c)
+{
+    return &client_state_ensure(c)->txn;
+}
+
+/* After any change to st: release its buffers when nothing is left, then let the shared
+ * state decide whether it lives on and whether commands are intercepted. st must not be
+ * used afterwards. */
 void multi_settle(struct rt_client *c, struct txn_client *st)
 {
-    if (st->in_multi || st->nwatched) {
-        rt_client_set_intercept(c, true);
-        return;
+    if (!st->in_multi && !st->nwatched) {
+        multi_queue_free(st->queue, st->nqueued);
+        free(st->watched);
+        *st = (struct txn_client){0};
     }
-    multi_queue_free(st->queue, st->nqueued);
-    free(st->watched);
-    free(st);
-    rt_client_set_data(c, NULL);
-    rt_client_set_intercept(c, false);
+    client_state_settle(c);
 }
 
 /* DISCARD's effect, also RESET's and a refused EXEC's: no MULTI, no WATCH. */
@@ -189,7 +192,7 @@ static void discard(struct rt_shard *sh, struct rt_client *c, struct txn_client 
 
 void multi_client_flags(const struct rt_client *c, const char **flags, long long *multi)
 {
-    const struct txn_client *st = rt_client_data(c);
+    const struct txn_client *st = multi_state(c);
     bool in_multi = st && st->in_multi;
     *flags = in_multi ? "x" : "N";
     *multi = in_multi ? (long long)st->nqueued : -1;
@@ -197,7 +200,7 @@ void multi_client_flags(const struct rt_client *c, const char **flags, long long
 
 void multi_client_close(void *shard, struct rt_client *c)
 {
-    struct txn_client *st = rt_client_data(c);
+    struct txn_client *st = multi_state(c);
     if (st)
         discard(((struct cmd_shard *)shard)->sh, c, st);
 }
@@ -221,7 +224,7 @@ static void multi_open_exec(struct rt_call *call)
 static void discard_exec(struct rt_call *call)
 {
     struct rt_client *c = call->client;
-    struct txn_client *st = c ? rt_client_data(c) : NULL;
+    struct txn_client *st = c ? multi_state(c) : NULL;
     if (!st || !st->in_multi) {
         resp_error(call->out, "ERR DISCARD without MULTI");
         return;
@@ -234,7 +237,7 @@ static void discard_exec(struct rt_call *call)
 static void unwatch_exec(struct rt_call *call)
 {
     struct rt_client *c = call->client;
-    struct txn_client *st = c ? rt_client_data(c) : NULL;
+    struct txn_client *st = c ? multi_state(c) : NULL;
     if (st) {
         multi_unwatch_all(call->rt_shard, &st->watched, &st->nwatched);
         st->watched_cap = 0;
@@ -243,14 +246,15 @@ static void unwatch_exec(struct rt_call *call)
     resp_ok(call->out);
 }
 
-/* RESET: the connection as new (no MULTI, no WATCH, RESP2, no name). */
+/* RESET: the connection as new (no MULTI, no WATCH, no subscription, RESP2, no name). */
 static void reset_exec(struct rt_call *call)
 {
     struct rt_client *c = call->client;
     if (c) {
-        struct txn_client *st = rt_client_data(c);
+        struct txn_client *st = multi_state(c);
         if (st)
             discard(call->rt_shard, c, st);
+        pubsub_client_reset(call->shard, c);
         rt_client_set_proto(c, 2);
         rt_client_set_name(c, "", 0);
     }
@@ -294,7 +298,7 @@ static void watch_state_free(void *p)
 static void watch_begin(struct rt_txn *t, struct watch_state *x)
 {
     struct rt_client *c = rt_txn_client(t);
-    struct txn_client *st = c ? rt_client_data(c) : NULL;
+    struct txn_client *st = c ? multi_state(c) : NULL;
     if (st && st->in_multi) {
         finish_error(t, "ERR WATCH inside MULTI is not allowed");
         return;
@@ -414,7 +418,7 @@ static bool has_word(const char *list, const char *word)
 bool multi_intercept(void *shard, struct rt_client *c, const struct rt_cmd *cmd, int argc,
                      const rt_str *argv, struct buf *out)
 {
-    struct txn_client *st = rt_client_data(c);
+    struct txn_client *st = multi_state(c);
     if (!st)
         return false;
     if (!cmd) {
@@ -464,7 +468,7 @@ const struct cmd_def cmd_multi_table[] = {
      "2.0.0", "Discard all commands issued after MULTI",
      "O(N), when N is the number of queued commands"},
     {"watch", -2, TXN_FLAGS, "@fast @transaction",
-     {.route = RT_ROUTE_PLAN, .keys = {1, -1, 1}, .step = watch_step}, "transactions", "2.2.0",
+     {.route = RT_ROUTE_PLAN, .keys = {1, -1, 1, 0}, .step = watch_step}, "transactions", "2.2.0",
      "Watch the given keys to determine execution of the MULTI/EXEC block",
      "O(1) for every key."},
     {"unwatch", 1, TXN_FLAGS, "@fast @transaction", CMD_ORIGIN(unwatch_exec), "transactions",

@@ -27,7 +27,7 @@ struct watched_key {
     uint64_t version;
 };
 
-/* A connection's transaction state (rt_client_data): it exists exactly while the
+/* A connection's transaction state (in its client_state): it exists exactly while the
  * connection is in MULTI or watches a key, and then its commands are intercepted. */
 struct txn_client {
     bool in_multi;

@@ -11,6 +11,7 @@
  * back in queue order, and shards hold disjoint keys, so the order between shards
  * cannot be observed); a command spanning shards, or planned over all of them, runs in
  * a phase of its own. The replies are gathered, in queue order, into EXEC's array. */
+#include "cmd/client_state.h"
 #include "cmd/multi.h"
 
 #include <string.h>
@@ -124,7 +125,8 @@ static void collect(struct rt_txn *t, struct exec_state *x)
 static void exec_begin(struct rt_txn *t, struct exec_state *x)
 {
     struct rt_client *c = rt_txn_client(t);
-    struct txn_client *st = c ? rt_client_data(c) : NULL;
+    struct client_state *cst = c ? client_state_get(c) : NULL;
+    struct txn_client *st = cst ? &cst->txn : NULL;
     if (!st || !st->in_multi) {
         finish_error(t, "ERR EXEC without MULTI");
         return;

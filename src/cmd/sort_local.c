@@ -109,12 +109,12 @@ static void collect(void *arg, const char *s, size_t len, bool found)
 /* Make dst the list of items (or delete it when there are none); returns the count. */
 static int64_t store_list(struct cmd_shard *cs, const rt_str *dst, const rt_str *items, size_t n)
 {
-    bool existed = store_delete(cs->store, dst->ptr, dst->len);
     if (!n) {
-        if (existed)
+        if (store_delete(cs->store, dst->ptr, dst->len))
             cmd_key_written(cs, dst->ptr, dst->len, "del");
         return 0;
     }
+    /* Replaces an existing dst in place, as Redis's setKey (no "new" keyspace event). */
     struct entry *e = list_create(cs->store, dst->ptr, dst->len);
     for (size_t i = 0; i < n; i++) {
         list_grow(e, items[i].len, 1);

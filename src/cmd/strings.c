@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "base/numfmt.h"
+#include "cmd/notify.h"
 #include "cmd/strings_impl.h"
 
 /* SET / GETEX options (Redis's OBJ_* flags). */
@@ -161,9 +162,11 @@ static void set_generic(struct rt_call *call, unsigned flags, const rt_str *key,
     }
     store_set_str(cs->store, key->ptr, key->len, val->ptr, val->len, ms,
                   (flags & F_KEEPTTL) != 0);
-    /* Redis notifies "set" and, with an expiry, "expire" too; the hook takes one call
-     * per changed key, so the expiry rides on "set" (the TTL is part of the entry). */
+    /* Redis notifies "set" and, with an expiry, "expire" too: one change for the hook,
+     * two keyspace events. */
     cmd_key_written(cs, key->ptr, key->len, "set");
+    if (ms != STORE_NO_TTL)
+        notify_key_event(cs, key->ptr, key->len, "expire");
     if (!(flags & F_GET)) {
         if (reply_int)
             resp_int(call->out, 1);
@@ -409,7 +412,7 @@ static void str_setrange(struct rt_call *call)
 
 /* ---- The table ---- */
 
-#define KEY1 {1, 1, 1}
+#define KEY1 {1, 1, 1, 0}
 #define ONE_KEY(fn) {.route = RT_ROUTE_KEYS, .keys = KEY1, .exec = (fn)}
 
 const struct cmd_def cmd_strings_table[] = {
@@ -462,21 +465,21 @@ const struct cmd_def cmd_strings_table[] = {
      "string is very small so the amortized complexity is O(1). Otherwise, complexity is "
      "O(M) with M being the length of the value argument."},
     {"mget", -2, "readonly fast", "@read @string @fast",
-     {.route = RT_ROUTE_KEYS, .keys = {1, -1, 1}, .exec = str_mget, .step = str_mget_step},
+     {.route = RT_ROUTE_KEYS, .keys = {1, -1, 1, 0}, .exec = str_mget, .step = str_mget_step},
      "string", "1.0.0", "Get the values of all the given keys",
      "O(N) where N is the number of keys to retrieve."},
     {"mset", -3, "write denyoom", "@write @string @slow",
-     {.route = RT_ROUTE_KEYS, .keys = {1, -1, 2}, .exec = str_mset, .step = str_mset_step},
+     {.route = RT_ROUTE_KEYS, .keys = {1, -1, 2, 0}, .exec = str_mset, .step = str_mset_step},
      "string", "1.0.1", "Set multiple keys to multiple values",
      "O(N) where N is the number of keys to set."},
     {"msetnx", -3, "write denyoom", "@write @string @slow",
-     {.route = RT_ROUTE_KEYS, .keys = {1, -1, 2}, .exec = str_msetnx, .step = str_msetnx_step},
+     {.route = RT_ROUTE_KEYS, .keys = {1, -1, 2, 0}, .exec = str_msetnx, .step = str_msetnx_step},
      "string", "1.0.1", "Set multiple keys to multiple values, only if none of the keys exist",
      "O(N) where N is the number of keys to set."},
     /* Internal, for MSETNX across shards: how many of the keys exist (any type, counted
      * once per argument), without touching keyspace hit/miss statistics. */
     {"__count_existing", -2, "readonly fast", "@read @keyspace @fast",
-     {.route = RT_ROUTE_KEYS, .keys = {1, -1, 1}, .flags = RT_CMD_INTERNAL,
+     {.route = RT_ROUTE_KEYS, .keys = {1, -1, 1, 0}, .flags = RT_CMD_INTERNAL,
       .exec = str_count_existing},
      "generic", "", "", ""},
     {0},

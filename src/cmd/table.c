@@ -18,7 +18,11 @@
 
 #include "base/clock.h"
 #include "base/hash.h"
+#include "cmd/blocking.h"
+#include "cmd/client_state.h"
 #include "cmd/keys.h"
+#include "cmd/pubsub.h"
+#include "cmd/notify.h"
 #include "cmd/server.h"
 #include "cmd/watch.h"
 
@@ -34,6 +38,8 @@ static const struct cmd_def *const families[] = {
     cmd_zsets_table,
     cmd_sort_table,
     cmd_zsets_algebra_table,
+    cmd_pubsub_table,
+    cmd_blocking_table,
 };
 
 /* Container commands and their subcommands (named "parent|sub"). */
@@ -45,6 +51,7 @@ static const struct {
     {"config", cmd_config_subs},
     {"command", cmd_command_subs},
     {"object", cmd_object_subs},
+    {"pubsub", cmd_pubsub_subs},
 };
 
 /* No Redis command name is longer; a longer argv[0] is unknown without hashing it. */
@@ -303,13 +310,16 @@ static void *cmd_shard_init(struct rt_shard *sh)
     if (!x->cs.store)
         abort();
     x->cs.watches = watch_table_new(g.seed);
+    pubsub_shard_init(&x->cs);
     store_set_expire_hook(x->cs.store, on_expired, &x->cs);
+    store_set_new_hook(x->cs.store, notify_new_key, &x->cs);
     return &x->cs;
 }
 
 static void cmd_shard_fini(void *shard)
 {
     struct cmd_shard *cs = shard;
+    pubsub_shard_fini(cs);
     store_free(cs->store);
     watch_table_free(cs->watches);
     free(cmd_ext(cs));
@@ -331,6 +341,9 @@ static void cmd_tick(void *shard)
     rt_options_get(rt_of(cs->sh), &o);
     uint64_t period_us = 1000000u / (o.hz ? o.hz : 10);
     uint64_t budget = period_us / 4 < 1000 ? period_us / 4 : 1000;
+    /* before_batch runs only when a socket has input: an idle shard's store clock would
+     * stand still, and the active cycle would never see a TTL pass. */
+    store_set_now(cs->store, rt_shard_now_ms(cs->sh));
     if (!rt_shard_locked(cs->sh))
         store_expire_cycle(cs->store, budget);
     store_rehash_step(cs->store, 1000);
@@ -349,8 +362,9 @@ const struct rt_commands cmd_commands = {
     .resolve = cmd_resolve,
     .tick = cmd_tick,
     .before_batch = cmd_before_batch,
-    .client_close = multi_client_close,
-    .intercept = multi_intercept,
+    .client_close = client_state_close,
+    .intercept = client_state_intercept,
+    .key_ready = blocking_key_ready,
 };
 
 /* The post-write hook. Contract: every change to a key, by any command, an expiry, an
@@ -362,9 +376,10 @@ const struct rt_commands cmd_commands = {
  * the append-only log. Commands never do any of that themselves. */
 void cmd_key_written(struct cmd_shard *cs, const char *key, size_t klen, const char *event)
 {
-    (void)event;
     cs->dirty++;
     watch_touch(cs->watches, key, klen);
+    rt_key_written(cs->sh, key, klen);
+    notify_key_event(cs, key, klen, event);
 }
 
 size_t cmd_count(void)

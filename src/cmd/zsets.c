@@ -347,7 +347,7 @@ static void zscan_exec(struct rt_call *call)
 
 /* ---- The table ---- */
 
-#define K1 {1, 1, 1}
+#define K1 {1, 1, 1, 0}
 #define KEYS(nm, spec, ex, st) \
     {.name = nm, .route = RT_ROUTE_KEYS, .keys = spec, .exec = ex, .step = st}
 #define INTERNAL(nm, ex) \

@@ -13,14 +13,15 @@
 
 #include "base/hash.h"
 #include "base/numfmt.h"
+#include "cmd/blocking.h"
 
 /* ---- Popping ---- */
 
 /* Pop up to count members from the min (or max) end of the zset at key; write them as
  * the reply's elements: nested [member, score] pairs or flat. Returns how many. */
-static size_t pop_members(struct cmd_shard *cs, const rt_str *key, struct entry *e,
-                          struct zs *z, bool max, int64_t count, struct buf *out, int proto,
-                          bool nested, bool header)
+size_t zsets_pop_members(struct cmd_shard *cs, const rt_str *key, struct entry *e,
+                         struct zs *z, bool max, int64_t count, struct buf *out, int proto,
+                         bool nested, bool header)
 {
     size_t len = zs_len(z);
     size_t n = (uint64_t)count > len ? len : (size_t)count;
@@ -65,8 +66,8 @@ static void zpop_generic(struct rt_call *call, bool max)
         resp_array(call->out, 0);
         return;
     }
-    pop_members(cmd_shard(call), &call->argv[1], e, &z, max, count == -1 ? 1 : count,
-                call->out, call->proto, nested, true);
+    zsets_pop_members(cmd_shard(call), &call->argv[1], e, &z, max, count == -1 ? 1 : count,
+                      call->out, call->proto, nested, true);
 }
 
 void zpopmin_exec(struct rt_call *call) { zpop_generic(call, false); }
@@ -102,6 +103,12 @@ static const char *zmpop_parse(const rt_str *argv, int argc, int64_t *numkeys, b
     return NULL;
 }
 
+const char *zsets_mpop_parse(const rt_str *argv, int argc, int64_t *numkeys, bool *max,
+                             int64_t *count)
+{
+    return zmpop_parse(argv, argc, numkeys, max, count);
+}
+
 void zmpop_exec(struct rt_call *call)
 {
     int64_t numkeys, count;
@@ -122,7 +129,8 @@ void zmpop_exec(struct rt_call *call)
             continue;
         resp_array(call->out, 2);
         resp_bulk(call->out, key->ptr, key->len);
-        pop_members(cmd_shard(call), key, e, &z, max, count, call->out, call->proto, true, true);
+        zsets_pop_members(cmd_shard(call), key, e, &z, max, count, call->out, call->proto, true,
+                          true);
         return;
     }
     resp_null_array(call->out, call->proto);
@@ -239,7 +247,8 @@ void zpop_part_exec(struct rt_call *call)
         resp_array(call->out, 0);
         return;
     }
-    pop_members(cmd_shard(call), &call->argv[1], e, &z, max, count, call->out, 2, false, true);
+    zsets_pop_members(cmd_shard(call), &call->argv[1], e, &z, max, count, call->out, 2, false,
+                      true);
 }
 
 /* ---- ZRANGESTORE ---- */

@@ -18,6 +18,8 @@ struct store {
     uint64_t expired_keys, hits, misses;
     void (*expire_hook)(void *arg, const struct entry *e);
     void *expire_hook_arg;
+    void (*new_hook)(void *arg, const char *key, size_t klen);
+    void *new_hook_arg;
 };
 
 static inline bool ent_expired(const struct store *s, const struct entry *e)

@@ -58,6 +58,13 @@ void store_set_expire_hook(struct store *s, void (*fn)(void *arg, const struct e
     s->expire_hook_arg = arg;
 }
 
+void store_set_new_hook(struct store *s, void (*fn)(void *arg, const char *key, size_t klen),
+                        void *arg)
+{
+    s->new_hook = fn;
+    s->new_hook_arg = arg;
+}
+
 int64_t entry_idle_ms(const struct store *s, const struct entry *e)
 {
     return (int64_t)(uint32_t)(s->clock - e->atime);
@@ -130,6 +137,8 @@ struct entry *store_prepare(struct store *s, const char *key, size_t klen, size_
         e = store_ent_alloc(key, klen, ent_tag(h), area);
         store_dict_add(&s->d, e, h);
         *existed = false;
+        if (s->new_hook)
+            s->new_hook(s->new_hook_arg, key, klen);
     }
     e->atime = s->clock;
     return e;
@@ -169,6 +178,7 @@ bool store_restore(struct store *s, const char *key, size_t klen, const char *du
         void *obj = store_obj_restore(dump, len, &t, &enc);
         if (!obj)
             return false;
+        store_delete(s, key, klen); /* a restored key is always added (see store.h) */
         struct entry *e = store_set_obj(s, key, klen, t, (enum obj_enc)enc, obj);
         store_set_expire(s, e, ttl);
         return true;
@@ -176,6 +186,7 @@ bool store_restore(struct store *s, const char *key, size_t klen, const char *du
     struct strval v;
     if (!store_dump_parse(dump, len, &v))
         return false;
+    store_delete(s, key, klen);
     put_strval(s, key, klen, &v, ttl, false);
     return true;
 }
@@ -292,6 +303,8 @@ void store_rename(struct store *s, struct entry *src, const char *dst, size_t dl
     free(src); /* not its value: n owns it now */
 
     store_dict_add(&s->d, n, h);
+    if (s->new_hook)
+        s->new_hook(s->new_hook_arg, dst, dlen);
     if (expire != ENT_NO_EXPIRE) {
         store_ttl_add(s, n);
         n->expire = expire;

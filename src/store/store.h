@@ -94,7 +94,9 @@ uint64_t store_scan(struct store *s, uint64_t cursor, unsigned count,
 /* ---- Serialized values (moving a value between shards: RENAME, COPY) ---- */
 /* Append a self-describing encoding of e's value (not its key or TTL). */
 void entry_dump(const struct entry *e, struct buf *out);
-/* Create/replace key from a dump; false if the bytes are not a valid dump. */
+/* Create/replace key from a dump; false if the bytes are not a valid dump. A replaced
+ * key is deleted and the key added anew, as Redis's dbDelete + dbAdd (the new-key hook
+ * fires even when it existed). */
 bool store_restore(struct store *s, const char *key, size_t klen, const char *dump,
                    size_t len, int64_t ttl);
 
@@ -127,5 +129,11 @@ void store_count_lookup(struct store *s, bool hit);
  * callback must not change the store. NULL disables it. */
 void store_set_expire_hook(struct store *s, void (*fn)(void *arg, const struct entry *e),
                            void *arg);
+
+/* Called when a key is added to the keyspace (a write to a missing or expired key, the
+ * destination of a rename), before the value is in place: Redis's dbAdd, which fires the
+ * "new" notification. The callback must not change the store. NULL disables it. */
+void store_set_new_hook(struct store *s, void (*fn)(void *arg, const char *key, size_t klen),
+                        void *arg);
 
 #endif

@@ -284,6 +284,71 @@ static void test_random_against_reference(void **state)
     }
 }
 
+/* glob_match_bounded: the same answers within its budget, a bounded amount of work past
+ * it (classes counted by their length), and the budget counted exactly. */
+static void test_bounded(void **state)
+{
+    (void)state;
+    bool exceeded;
+    assert_true(glob_match_bounded("abc", 3, "abc", 3, false, 3, &exceeded));
+    assert_false(exceeded);
+    assert_false(glob_match_bounded("abc", 3, "abc", 3, false, 2, &exceeded));
+    assert_true(exceeded);
+    assert_false(glob_match_bounded("abd", 3, "abc", 3, false, 100, &exceeded));
+    assert_false(exceeded);
+
+    /* A long class costs its length, even when it matches a single byte. */
+    char *cls = repeat("x", 10000, "]");
+    char *pat = repeat("[", 1, cls);
+    assert_true(glob_match_bounded(pat, strlen(pat), "x", 1, false, 20000, &exceeded));
+    assert_false(exceeded);
+    assert_false(glob_match_bounded(pat, strlen(pat), "x", 1, false, 100, &exceeded));
+    assert_true(exceeded);
+    free(cls);
+    free(pat);
+
+    /* Quadratic backtracking (each resume of the star re-matches 3000 bytes before it
+     * fails) stops at a budget linear in the input sizes. */
+    double t0 = now();
+    char *seg = repeat("a", 3000, "b");
+    pat = repeat("*", 1, seg);
+    free(seg);
+    char *big = repeat("a", 200000, "");
+    size_t plen = strlen(pat), slen = strlen(big);
+    uint64_t budget = 32 * (uint64_t)(plen + slen) + 1024;
+    for (int i = 0; i < 20; i++) {
+        assert_false(glob_match_bounded(pat, plen, big, slen, false, budget, &exceeded));
+        assert_true(exceeded);
+    }
+    assert_true(now() - t0 < 5.0);
+    /* An ordinary pattern against the same long string stays within the budget. */
+    assert_true(glob_match_bounded("a*a?", 4, big, slen, false, 32 * (4 + slen) + 1024,
+                                   &exceeded));
+    assert_false(exceeded);
+    free(pat);
+    free(big);
+
+    /* Within the budget, the answers are glob_match's. */
+    static const char palpha[] = "ab*?[]^-\\AZ";
+    uint32_t seed = 777;
+    char p[10], str[10];
+    for (int it = 0; it < 100000; it++) {
+        seed = seed * 1103515245u + 12345u;
+        size_t pl = (seed >> 16) % 9, sl = (seed >> 8) % 8;
+        for (size_t i = 0; i < pl; i++) {
+            seed = seed * 1103515245u + 12345u;
+            p[i] = palpha[(seed >> 16) % (sizeof palpha - 1)];
+        }
+        for (size_t i = 0; i < sl; i++) {
+            seed = seed * 1103515245u + 12345u;
+            str[i] = palpha[(seed >> 20) % (sizeof palpha - 1)];
+        }
+        bool got = glob_match_bounded(p, pl, str, sl, it & 1, 32 * (pl + sl) + 1024, &exceeded);
+        assert_false(exceeded);
+        assert_int_equal(got, glob_match(p, pl, str, sl, it & 1));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_nocase),
         cmocka_unit_test(test_hostile_patterns),
         cmocka_unit_test(test_random_against_reference),
+        cmocka_unit_test(test_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
