@@ -24,6 +24,11 @@ state set up outside the measured window. The memory scenario ("memory",
 into a fresh server of each kind and reports the RSS and INFO used_memory growth
 per element. A scenario whose command corekv does not know is left out.
 
+Pub/sub fan-out scenarios (bench/fanout.c: one publisher with a window of pipelined
+PUBLISHes, --subscribers subscribers, every message checked) count one op per
+message delivered to a subscriber; they run against corekv with one shard and with
+--cross-shards shards.
+
 Standard library only; run with Debian's /usr/bin/python3. Only ever talks to
 127.0.0.1.
 """
@@ -58,6 +63,12 @@ GOALS = {16: 0.70, 1: 1.00}
 # loadgen scenarios: -P is in scripts (transactions, MSETs) per batch.
 LOADGEN_PIPELINE = 4
 MSET_KEYS = 10
+
+# Pub/sub fan-out (bench/fanout.c): issue 5's goal is a delivery rate (messages
+# delivered per second) of at least 5 times redis-server's.
+FANOUT_THR_GOAL = 5.0
+FANOUT_CHANNEL = "fanout:bench"
+FANOUT_WINDOWS = "32,256"
 
 # Collection scenarios: redis-benchmark's own tests (one key each: mylist, myset,
 # myhash, myzset; members drawn from -r), run at every -P, for a third of
@@ -139,6 +150,13 @@ def scenario_plan(args):
                  "tool": "loadgen", "test": "mset10", "pipeline": LOADGEN_PIPELINE,
                  "corekv": "cross", "goal": None,
                  "script": mset10_script(args.datasize, args.cross_shards), "key_lists": True})
+    if args.subscribers > 0:
+        plan += [{"name": "fanout-P%d-s%d" % (w, shards),
+                  "label": "fanout-P%d s%d" % (w, shards),
+                  "tool": "fanout", "test": "fanout", "pipeline": w,
+                  "corekv": key, "goal": None, "thr_goal": FANOUT_THR_GOAL}
+                 for w in args.fanout_windows
+                 for key, shards in (("one", 1), ("cross", args.cross_shards))]
     if args.mem_elements > 0:
         plan.append({"name": "memory", "label": "memory", "tool": "memory", "test": "memory",
                      "pipeline": 0, "corekv": "mem", "goal": None})
@@ -453,6 +471,11 @@ def client_command(args, server, sc, n):
         if sc.get("command"):
             return cmd + sc["command"]
         return cmd + ["-t", sc["test"]]
+    if sc["tool"] == "fanout":
+        return ["taskset", "-c", CLIENT_CPU, args.fanout_bin, "-h", HOST,
+                "-p", str(server.port), "-n", str(n), "-s", str(args.subscribers),
+                "-P", str(sc["pipeline"]), "-d", str(args.fanout_datasize),
+                "-C", FANOUT_CHANNEL]
     cmd = ["taskset", "-c", CLIENT_CPU, args.loadgen_bin,
            "-h", HOST, "-p", str(server.port), "-n", str(n), "-c", str(args.clients),
            "-P", str(sc["pipeline"]), "-r", str(args.keyspace)]
@@ -462,9 +485,10 @@ def client_command(args, server, sc, n):
 
 
 def parse_client_output(sc, cmd, proc):
-    """(client ops/s, loadgen's JSON or None); raises on a failed run. A loadgen
-    run whose replies were wrong (exit 1) is kept: its errors are reported."""
-    if sc["tool"] == "loadgen":
+    """(client ops/s, loadgen's or fanout's JSON or None); raises on a failed run. A
+    loadgen or fanout run whose replies were wrong (exit 1) is kept: its errors are
+    reported."""
+    if sc["tool"] in ("loadgen", "fanout"):
         result = None
         if proc.returncode in (0, 1):
             try:
@@ -472,9 +496,10 @@ def parse_client_output(sc, cmd, proc):
             except (ValueError, IndexError):
                 pass
         if result is None:
-            raise RuntimeError("loadgen failed (%d): %s\n%s%s" % (
-                proc.returncode, shlex.join(cmd), proc.stdout[-500:], proc.stderr[-2000:]))
-        return result["ops_per_sec"], result
+            raise RuntimeError("%s failed (%d): %s\n%s%s" % (
+                sc["tool"], proc.returncode, shlex.join(cmd), proc.stdout[-500:],
+                proc.stderr[-2000:]))
+        return result.get("ops_per_sec", result.get("messages_per_sec")), result
     if proc.returncode != 0:
         raise RuntimeError("redis-benchmark failed (%d): %s\n%s" % (
             proc.returncode, shlex.join(cmd), proc.stderr[-2000:]))
@@ -519,7 +544,10 @@ def run_benchmark(args, server, sc, n):
                            - client_cpu) / wall,
     }
     server_cmds = cmds1 - cmds0 if cmds0 is not None and cmds1 is not None else None
-    if loadgen is not None:
+    if sc["tool"] == "fanout":
+        # One op = one message delivered to one subscriber, every one checked by fanout.
+        ops, ops_src = loadgen["messages"], "client"
+    elif loadgen is not None:
         # One op = one script execution (a transaction, an MSET), counted by
         # loadgen as it checked the replies: the servers count commands inside
         # MULTI differently.
@@ -544,8 +572,12 @@ def run_benchmark(args, server, sc, n):
         "reply_errors": 0,
     }
     if loadgen is not None:
-        run["loadgen"] = loadgen
-        run["reply_errors"] = loadgen["error_replies"] + loadgen["unexpected_replies"]
+        run[sc["tool"]] = loadgen
+        if sc["tool"] == "fanout":
+            run["reply_errors"] = (loadgen["bad_replies"] + loadgen["bad_frames"]
+                                   + loadgen["missing"])
+        else:
+            run["reply_errors"] = loadgen["error_replies"] + loadgen["unexpected_replies"]
         if run["reply_errors"]:
             run["reply_problems"] = proc.stderr.strip().splitlines()[:6]
     return run
@@ -664,10 +696,13 @@ def drop_unknown(plan, pairs):
     left out, with a warning, rather than timing error replies."""
     kept = []
     for sc in plan:
-        if sc["tool"] != "redis-benchmark":
+        if sc["tool"] == "fanout":
+            name = "PUBLISH"
+        elif sc["tool"] != "redis-benchmark":
             kept.append(sc)
             continue
-        name = (sc.get("command") or [sc["test"].split("_")[0]])[0].upper()
+        else:
+            name = (sc.get("command") or [sc["test"].split("_")[0]])[0].upper()
         with Resp(pairs[sc["corekv"]][0].port) as c:
             info = c.call("COMMAND", "INFO", name)
         if info and info[0] is not None:
@@ -680,7 +715,9 @@ def drop_unknown(plan, pairs):
 def calibrate(args, servers, sc):
     """One warm-up run per server; returns n for ~args.duration seconds at the
     faster server's rate (the same n for both: a fixed request count)."""
-    if sc["tool"] == "loadgen":
+    if sc["tool"] == "fanout":
+        n0 = 50000      # PUBLISHes; the rates below are messages delivered
+    elif sc["tool"] == "loadgen":
         n0 = 30000
     else:
         n0 = 300000 if sc["pipeline"] > 1 else 60000
@@ -693,6 +730,8 @@ def calibrate(args, servers, sc):
             log("  warm-up %-6s %s n=%d: %.0f ops/s" % (s.label, sc["label"], n0, r["throughput"]))
         warn_reply_errors(r)
     n = int(max(rates) * args.duration * sc.get("duration_scale", 1.0))
+    if sc["tool"] == "fanout":
+        n //= args.subscribers
     step = 100000 if n >= 1000000 else 10000
     return max(step, (n + step - 1) // step * step)
 
@@ -747,6 +786,7 @@ def summarize(runs, a_label, b_label, plan):
             "cpu_ratio_min": min(cpu_ratios), "cpu_ratio_max": max(cpu_ratios),
             "thr_ratio": med(thr_ratios),
             "goal": sc["goal"],
+            "thr_goal": sc.get("thr_goal"),
         })
         rows.append(row)
     return rows
@@ -765,6 +805,9 @@ def print_table(rows, a_label, b_label, out=sys.stdout):
         goal = r["goal"]
         if a["reply_errors"] or b["reply_errors"]:
             gtxt = "REPLY ERRORS"
+        elif r.get("thr_goal") is not None:
+            gtxt = ">=%.1fx %s" % (r["thr_goal"],
+                                   "ok" if r["thr_ratio"] >= r["thr_goal"] else "MISS")
         elif goal is None:
             gtxt = "-"
         else:
@@ -840,6 +883,16 @@ def parse_args(argv):
     ap.add_argument("--benchmark-bin", default=shutil.which("redis-benchmark") or "redis-benchmark")
     ap.add_argument("--loadgen-bin", default=str(REPO / "build" / "loadgen"),
                     help="bench/loadgen.c's binary (default build/loadgen)")
+    ap.add_argument("--fanout-bin", default=str(REPO / "build" / "fanout"),
+                    help="bench/fanout.c's binary (default build/fanout)")
+    ap.add_argument("--subscribers", type=int, default=50,
+                    help="fan-out scenarios: subscribers of the channel (default 50; 0 "
+                         "skips the fan-out scenarios)")
+    ap.add_argument("--fanout-windows", default=FANOUT_WINDOWS,
+                    help="fan-out scenarios: PUBLISHes in flight at most, comma-separated, "
+                         "a scenario each (default %s)" % FANOUT_WINDOWS)
+    ap.add_argument("--fanout-datasize", type=int, default=16,
+                    help="fan-out scenarios: message payload bytes, at least 12 (default 16)")
     ap.add_argument("--server-args", default="",
                     help="extra corekv flags, one shell-quoted string (not --port/--bind)")
     ap.add_argument("--json", metavar="PATH", help="also write every run and the summary "
@@ -850,7 +903,8 @@ def parse_args(argv):
     ap.add_argument("--retries", type=int, default=2,
                     help="times a noisy pair is repeated before it is kept anyway (default 2)")
     ap.add_argument("--check", action="store_true",
-                    help="exit 1 if a CPU/op goal of issue 2 is missed")
+                    help="exit 1 if a CPU/op goal of issue 2 or the fan-out delivery goal of "
+                         "issue 5 is missed")
     ap.add_argument("--verbose", "-v", action="store_true", help="print every run")
     args = ap.parse_args(argv)
     args.tests = [t.strip().lower() for t in args.tests.split(",") if t.strip()]
@@ -859,7 +913,7 @@ def parse_args(argv):
     args.only = [o.strip().lower() for o in args.only.split(",") if o.strip()]
     # Servers run in a scratch directory: make relative paths (the Makefile's
     # build/corekv) absolute first.
-    for attr in ("corekv_bin", "redis_bin", "benchmark_bin", "loadgen_bin"):
+    for attr in ("corekv_bin", "redis_bin", "benchmark_bin", "loadgen_bin", "fanout_bin"):
         path = getattr(args, attr)
         if os.sep in path:
             setattr(args, attr, os.path.abspath(path))
@@ -872,6 +926,10 @@ def parse_args(argv):
         ap.error("need at least one round, client, test and pipeline depth")
     if args.cross_shards < 2:
         ap.error("--cross-shards must be at least 2")
+    args.fanout_windows = [int(w) for w in args.fanout_windows.split(",") if w.strip()]
+    if args.subscribers < 0 or min(args.fanout_windows, default=0) < 1 or \
+            args.fanout_datasize < 12:
+        ap.error("need --subscribers >= 0, --fanout-windows >= 1, --fanout-datasize >= 12")
     return args
 
 
@@ -882,10 +940,12 @@ def preflight(args, plan):
     bins = [args.corekv_bin, args.redis_bin]
     bins += [args.benchmark_bin] if "redis-benchmark" in tools else []
     bins += [args.loadgen_bin] if "loadgen" in tools else []
+    bins += [args.fanout_bin] if "fanout" in tools else []
     for b in bins:
         if not (os.path.isfile(b) and os.access(b, os.X_OK)) and not shutil.which(b):
             sys.exit("error: %s not found or not executable%s" % (
-                b, " (run `make build` first)" if b in (args.corekv_bin, args.loadgen_bin)
+                b, " (run `make build` first)"
+                if b in (args.corekv_bin, args.loadgen_bin, args.fanout_bin)
                 else ""))
     if not shutil.which("taskset"):
         sys.exit("error: taskset not found (util-linux)")
@@ -906,7 +966,8 @@ def main(argv=None):
     plan = [sc for sc in plan if sc["tool"] != "memory"]
     mem_rows = None
     # Pairs of servers, each started only if a scenario needs it: corekv with one
-    # shard (GET/SET, multi5) and with --cross-shards shards (mset10), each beside
+    # shard (GET/SET, multi5, fanout-s1) and with --cross-shards shards (mset10,
+    # fanout-sN), each beside
     # a redis-server of its own, so both servers of a pair share one history.
     pairs = {}
     if any(sc["corekv"] == "one" for sc in plan):
@@ -916,7 +977,7 @@ def main(argv=None):
         pairs["cross"] = [Server("corekv", args.corekv_bin, args.server_args, workdir,
                                  shards=args.cross_shards,
                                  name="corekv-%dshards" % args.cross_shards),
-                          Server("redis", args.redis_bin, [], workdir, name="redis-mset10")]
+                          Server("redis", args.redis_bin, [], workdir, name="redis-cross")]
     servers = [s for pair in pairs.values() for s in pair]
     mem_servers = []   # the memory scenario's, started (one at a time) after the rounds
     a_label, b_label = "corekv", "redis"
@@ -1028,11 +1089,14 @@ def main(argv=None):
         print("corekv side: %s (redis-server: harness self-test)" % args.corekv_bin, file=out)
     else:
         for key, cmdline in corekv_argv.items():
-            print("corekv side%s: %s" % (" (mset10)" if key == "cross" else "", cmdline),
+            print("corekv side%s: %s" % (" (mset10, fanout-s%d)" % args.cross_shards
+                                         if key == "cross" else "", cmdline),
                   file=out)
     print("medians over rounds; ratios are corekv/redis per round, then the median; "
           "throughput and us/op use the server's own op count (redis-benchmark) or "
-          "loadgen's count of scripts (multi5: one transaction, mset10: one MSET)", file=out)
+          "loadgen's count of scripts (multi5: one transaction, mset10: one MSET) or "
+          "fanout's count of messages delivered (fanout: n is PUBLISHes, an op is one "
+          "message received by one of %d subscribers)" % args.subscribers, file=out)
     print(file=out)
     if plan:
         print_table(rows, a_label, b_label, out=out)
@@ -1086,7 +1150,9 @@ def main(argv=None):
 
     if bad:
         return 1
-    if args.check and any(r["goal"] is not None and r["cpu_ratio"] > r["goal"] for r in rows):
+    if args.check and any((r["goal"] is not None and r["cpu_ratio"] > r["goal"]) or
+                          (r["thr_goal"] is not None and r["thr_ratio"] < r["thr_goal"])
+                          for r in rows):
         return 1
     return 0
 
