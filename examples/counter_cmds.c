@@ -253,7 +253,7 @@ static void s_take(struct rt_txn *t, unsigned phase)
     if (phase > 0 && (st->serving || (!rt_txn_tried(t) && st->next > 0))) {
         rt_str r = rt_txn_result(t, 0);
         if (r.len && r.ptr[0] == '$' && r.ptr[1] != '-') {
-            if (st->serving && !rt_txn_client(t)) {
+            if (st->serving && (!rt_txn_client(t) || rt_client_leaving(rt_txn_client(t)))) {
                 /* Taken for a client that left: give it back. */
                 rt_str incr[2] = {{"incr", 4}, st->served};
                 st->putting_back = true;

@@ -370,7 +370,9 @@ static inline unsigned rt_client_id_shard(uint64_t id) { return (unsigned)(id & 
  * owner, behind the parts that step queued (lanes keep order): the serving pop runs
  * before the next waiter of that key can be signalled, so one element is never offered
  * to two waiters. A step that waits again registers afresh at the back of each FIFO.
- * A served step whose client has gone (rt_txn_client NULL) must put back what it took.
+ * A served step whose client has gone or is leaving (rt_txn_client NULL, or
+ * rt_client_leaving) must put back what it took: a reply written to a closed socket is
+ * an element lost.
  */
 enum rt_wake { RT_WAKE_NONE, RT_WAKE_KEY, RT_WAKE_TIMEOUT, RT_WAKE_ERROR, RT_WAKE_GONE };
 void rt_call_block(struct rt_call *call);
@@ -388,6 +390,8 @@ void rt_key_written(struct rt_shard *sh, const char *key, size_t len);
 /* On the client's shard: wake a blocked client as CLIENT UNBLOCK does (why is
  * RT_WAKE_TIMEOUT or RT_WAKE_ERROR). False when it is not waiting. */
 bool rt_client_unblock(struct rt_shard *sh, struct rt_client *c, enum rt_wake why);
+/* Whether the connection is closing or its peer closed (nothing sent to it may arrive). */
+bool rt_client_leaving(const struct rt_client *c);
 /* Whether the connection waits in a blocking command (CLIENT LIST flag b). */
 bool rt_client_blocked(const struct rt_client *c);
 

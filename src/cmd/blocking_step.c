@@ -252,10 +252,17 @@ static bool put_back(struct rt_txn *t, const struct bstate *st, unsigned shard, 
     return true;
 }
 
+/* Whether the reply can still reach the client. */
+static bool client_present(const struct rt_txn *t)
+{
+    struct rt_client *c = rt_txn_client(t);
+    return c && !rt_client_leaving(c);
+}
+
 /* A pop's reply with the element(s): to the client, or back where they came from. */
 static void deliver(struct rt_txn *t, struct bstate *st, unsigned shard, rt_str r)
 {
-    if (rt_txn_client(t)) {
+    if (client_present(t)) {
         struct buf *b = rt_txn_scratch(t);
         if (client_reply(b, &st->a, rt_txn_proto(t), r))
             finish_buf(t, b);
@@ -321,7 +328,7 @@ static void on_wake(struct rt_txn *t, struct bstate *st, const rt_str *argv)
         wait_keys(t, st, argv);
         return;
     }
-    if (!rt_txn_client(t)) {
+    if (!client_present(t)) {
         finish_nil(t, st, true); /* left between the wake and this step: take nothing */
         return;
     }

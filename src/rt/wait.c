@@ -396,3 +396,5 @@ bool rt_client_unblock(struct rt_shard *sh, struct rt_client *c, enum rt_wake wh
 }
 
 bool rt_client_blocked(const struct rt_client *c) { return c->block_id != 0; }
+
+bool rt_client_leaving(const struct rt_client *c) { return c->eof || c->closing; }

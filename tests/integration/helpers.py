@@ -580,3 +580,32 @@ def exchange(conn, data, nreplies, probe=True):
     if not probe:
         return replies, None
     return replies, probe_open(conn)
+
+
+# --------------------------------------------------------------------------------------------
+# Connections on a given shard (corekv: the low 6 bits of a client id name its shard)
+# --------------------------------------------------------------------------------------------
+
+def real_shards(server):
+    return 1 if is_redis_binary(server.binary) else server.shards
+
+
+def client_shard(conn, nshards):
+    # corekv: the low 6 bits of a client id name the connection's shard.
+    return (conn.call("CLIENT", "ID") & 63) if nshards > 1 else 0
+
+
+def conn_on_shard(server, shard):
+    """A raw connection owned by `shard` (any connection with one shard)."""
+    n = real_shards(server)
+    spare = []
+    try:
+        for _ in range(200):
+            c = server.raw()
+            if client_shard(c, n) == shard % n:
+                return c
+            spare.append(c)
+    finally:
+        for c in spare:
+            c.close()
+    raise AssertionError(f"no connection landed on shard {shard} in 200 tries")

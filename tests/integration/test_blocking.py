@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from helpers import (ConnClosed, decode, encode, keys_per_shard, reply_end, spread_keys,
-                     two_keys_on_different_shards, wait_for)
+from helpers import (ConnClosed, conn_on_shard, decode, encode, keys_per_shard, reply_end,
+                     spread_keys, two_keys_on_different_shards, wait_for)
 
 
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
@@ -579,6 +579,47 @@ def test_blocked_client_disconnect_keeps_elements(server, nshards):
     with server.raw() as p:
         p.cmd("RPUSH", keys[-1], "x")
         assert p.cmd("LRANGE", keys[-1], 0, -1) == b"*1\r\n$1\r\nx\r\n"
+
+
+# The element was popped for a client that left before its reply: it must be put back
+# where it came from (BLMOVE finishes its move instead). To open that window for certain,
+# the waiter's shard is kept busy (DEBUG SLEEP by another of its clients) while the push
+# wakes the waiter and the waiter closes: after the sleep that shard sends the serving pop,
+# and in its next loop it sees the close before the pop's reply.
+PUT_BACK = [
+    ("BLPOP", ["RPUSH", "a", "b"], ["LRANGE", 0, -1], [b"a", b"b"], None),
+    ("BRPOP", ["RPUSH", "a", "b"], ["LRANGE", 0, -1], [b"a", b"b"], None),
+    ("BZPOPMIN", ["ZADD", 1, "a", 2, "b"], ["ZRANGE", 0, -1, "WITHSCORES"],
+     [b"a", b"1", b"b", b"2"], None),
+    ("BLMOVE", ["RPUSH", "a", "b"], ["LRANGE", 0, -1], [b"b"], [b"a"]),
+]
+
+
+@pytest.mark.parametrize("verb,push,read,left,moved", PUT_BACK, ids=[p[0] for p in PUT_BACK])
+def test_element_put_back_when_client_leaves_mid_serve(server, nshards, verb, push, read, left,
+                                                       moved):
+    if nshards < 2:
+        pytest.skip("needs the key on another shard than the waiter")
+    key, dst = keys_per_shard(nshards, "pb")[1][0], keys_per_shard(nshards, "pbd")[0][0]
+    waiter, sleeper, probe = (conn_on_shard(server, 0) for _ in range(3))
+    with conn_on_shard(server, 1) as pusher:  # not on the sleeping shard
+        args = [key, dst, "LEFT", "RIGHT", 0] if verb == "BLMOVE" else [key, 0]
+        waiter.send(encode(verb, *args))
+        wait_blocked(server, 1)
+        sleeper.send(encode("DEBUG", "SLEEP", "1"))
+        probe.send(encode("PING"))
+        assert no_reply_yet(probe, 0.3)  # shard 0 is asleep
+        assert decode(pusher.cmd(push[0], key, *push[1:])) == 2
+        waiter.close()
+        assert sleeper.read_reply() == b"+OK\r\n"
+        assert probe.read_reply() == b"+PONG\r\n"
+        wait_blocked(server, 0)
+        wait_for(lambda: decode(pusher.cmd(read[0], key, *read[1:])) == left, 10,
+                 what=f"{key} back to {left}")
+        if moved is not None:
+            assert decode(pusher.cmd("LRANGE", dst, 0, -1)) == moved
+    sleeper.close()
+    probe.close()
 
 
 def test_command_info(server, once, differ):
