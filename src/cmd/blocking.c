@@ -51,17 +51,6 @@ static const char *parse_timeout(const rt_str *arg, int64_t *ms)
     return NULL;
 }
 
-static bool parse_end(const rt_str *a, enum list_end *where)
-{
-    if (arg_is(a, "left"))
-        *where = LIST_HEAD;
-    else if (arg_is(a, "right"))
-        *where = LIST_TAIL;
-    else
-        return false;
-    return true;
-}
-
 const char *bargs_parse(enum bcmd which, const rt_str *argv, int argc, struct bargs *a)
 {
     *a = (struct bargs){.which = which, .first = 1, .nkeys = argc - 2, .count = -1};
@@ -83,7 +72,7 @@ const char *bargs_parse(enum bcmd which, const rt_str *argv, int argc, struct ba
         break;
     case B_BLMOVE:
         a->nkeys = 1;
-        if (!parse_end(&argv[3], &a->where) || !parse_end(&argv[4], &a->to))
+        if (!list_parse_end(&argv[3], &a->where) || !list_parse_end(&argv[4], &a->to))
             return ERR_SYNTAX;
         break;
     case B_BLMPOP:
@@ -209,7 +198,7 @@ static void bzmpop_exec(struct rt_call *call) { blocking_exec(call, B_BZMPOP); }
 static void bmove_part_exec(struct rt_call *call)
 {
     enum list_end from, to;
-    if (!parse_end(&call->argv[3], &from) || !parse_end(&call->argv[4], &to)) {
+    if (!list_parse_end(&call->argv[3], &from) || !list_parse_end(&call->argv[4], &to)) {
         resp_error(call->out, ERR_SYNTAX);
         return;
     }

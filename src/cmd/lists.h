@@ -14,6 +14,8 @@ static inline void lists_reply_elem(void *out, const char *s, size_t len)
     resp_bulk(out, s, len);
 }
 
+/* LEFT / RIGHT (Redis's getListPositionFromObjectOrReply); false for anything else. */
+bool list_parse_end(const rt_str *a, enum list_end *where);
 void lists_lmove_exec(struct rt_call *call);
 void lists_lmove_step(struct rt_txn *t, unsigned phase);
 void lists_rpoplpush_exec(struct rt_call *call);

@@ -36,8 +36,7 @@ static void drop_elem(void *arg, const char *s, size_t len)
     (void)len;
 }
 
-/* LEFT / RIGHT (Redis's getListPositionFromObjectOrReply). */
-static bool parse_end(const rt_str *a, enum list_end *where)
+bool list_parse_end(const rt_str *a, enum list_end *where)
 {
     if (arg_is(a, "left"))
         *where = LIST_HEAD;
@@ -128,7 +127,7 @@ void lists_lmove_generic(struct rt_call *call, enum list_end from, enum list_end
 void lists_lmove_exec(struct rt_call *call)
 {
     enum list_end from, to;
-    if (!parse_end(&call->argv[3], &from) || !parse_end(&call->argv[4], &to)) {
+    if (!list_parse_end(&call->argv[3], &from) || !list_parse_end(&call->argv[4], &to)) {
         resp_error(call->out, ERR_SYNTAX);
         return;
     }
@@ -155,7 +154,7 @@ static void move_step(struct rt_txn *t, unsigned phase, bool lmove)
     case 0: {
         st->from = LIST_TAIL;
         st->to = LIST_HEAD;
-        if (lmove && (!parse_end(&argv[3], &st->from) || !parse_end(&argv[4], &st->to))) {
+        if (lmove && (!list_parse_end(&argv[3], &st->from) || !list_parse_end(&argv[4], &st->to))) {
             txn_finish_error(t, ERR_SYNTAX);
             return;
         }
@@ -238,7 +237,7 @@ static const char *parse_mpop(const rt_str *argv, int argc, struct mpop_args *a)
     if (a->numkeys >= argc - 2)
         return ERR_SYNTAX;
     int where_idx = 2 + (int)a->numkeys;
-    if (!parse_end(&argv[where_idx], &a->where))
+    if (!list_parse_end(&argv[where_idx], &a->where))
         return ERR_SYNTAX;
     a->count = -1;
     for (int j = where_idx + 1; j < argc; j++) {
@@ -387,7 +386,7 @@ void lists_itype_exec(struct rt_call *call)
     struct cmd_shard *cs = cmd_shard(call);
     const rt_str *k = &call->argv[1];
     enum list_end where;
-    if (!parse_end(&call->argv[2], &where)) {
+    if (!list_parse_end(&call->argv[2], &where)) {
         resp_error(call->out, ERR_SYNTAX);
         return;
     }
@@ -413,7 +412,7 @@ void lists_ipop_exec(struct rt_call *call)
     const rt_str *k = &call->argv[1];
     enum list_end where;
     int64_t count;
-    if (!parse_end(&call->argv[2], &where) ||
+    if (!list_parse_end(&call->argv[2], &where) ||
         !str_to_i64(call->argv[3].ptr, call->argv[3].len, &count) || count < 1) {
         resp_error(call->out, ERR_SYNTAX);
         return;
@@ -438,7 +437,7 @@ void lists_ipush_exec(struct rt_call *call)
     struct cmd_shard *cs = cmd_shard(call);
     const rt_str *k = &call->argv[1], *v = &call->argv[3];
     enum list_end where;
-    if (!parse_end(&call->argv[2], &where)) {
+    if (!list_parse_end(&call->argv[2], &where)) {
         resp_error(call->out, ERR_SYNTAX);
         return;
     }
