@@ -79,7 +79,7 @@ static void count_live(struct rt_call *call, bool touch)
     for (int i = 1; i < call->argc; i++) {
         const rt_str *k = &call->argv[i];
         bool hit = store_find(cs->store, k->ptr, k->len, touch) != NULL;
-        store_count_lookup(cs->store, hit);
+        store_count_lookup(cs->store, k->ptr, k->len, hit);
         n += hit;
     }
     resp_int(call->out, n);

@@ -102,7 +102,7 @@ void keys_copy_exec(struct rt_call *call)
     }
     bool dst_exists = store_find(cs->store, dst->ptr, dst->len, true) != NULL;
     struct entry *e = store_find(cs->store, src->ptr, src->len, true);
-    store_count_lookup(cs->store, e != NULL); /* the source is a read in Redis */
+    store_count_lookup(cs->store, src->ptr, src->len, e != NULL); /* the source is a read in Redis */
     if (!e || (dst_exists && !replace)) {
         resp_int(call->out, 0);
         return;
@@ -134,7 +134,7 @@ void keys_idump_exec(struct rt_call *call)
     }
     struct entry *e = store_find(cs->store, k->ptr, k->len, true);
     if (read)
-        store_count_lookup(cs->store, e != NULL);
+        store_count_lookup(cs->store, k->ptr, k->len, e != NULL);
     resp_array(call->out, 2);
     if (!e) {
         resp_null(call->out, 2);

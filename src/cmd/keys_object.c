@@ -23,7 +23,7 @@ void keys_type_exec(struct rt_call *call)
     struct cmd_shard *cs = cmd_shard(call);
     const rt_str *k = &call->argv[1];
     struct entry *e = store_find(cs->store, k->ptr, k->len, false);
-    store_count_lookup(cs->store, e != NULL);
+    store_count_lookup(cs->store, k->ptr, k->len, e != NULL);
     resp_simple(call->out, e ? keys_type_name(entry_type(e)) : "none");
 }
 
@@ -119,7 +119,7 @@ void keys_object_exec(struct rt_call *call)
     struct cmd_shard *cs = cmd_shard(call);
     const rt_str *k = &call->argv[2];
     struct entry *e = store_find(cs->store, k->ptr, k->len, false);
-    store_count_lookup(cs->store, e != NULL);
+    store_count_lookup(cs->store, NULL, 0, e != NULL); /* as Redis: no keymiss event */
     if (!e) {
         resp_null(call->out, call->proto);
         return;

@@ -268,7 +268,7 @@ static void iscan_visit(struct entry *e, void *arg)
         return;
     if (c->type) {
         /* Redis looks the key up to learn its type: a read that counts as a hit. */
-        store_count_lookup(c->store, true);
+        store_count_lookup(c->store, key, klen, true);
         const char *tn = keys_type_name(entry_type(e));
         if (strlen(tn) != c->type_len || strncasecmp(tn, c->type->ptr, c->type_len) != 0)
             return;

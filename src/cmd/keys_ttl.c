@@ -116,7 +116,7 @@ static void ttl_generic(struct rt_call *call, bool ms, bool absolute)
     struct cmd_shard *cs = cmd_shard(call);
     const rt_str *k = &call->argv[1];
     struct entry *e = store_find(cs->store, k->ptr, k->len, false);
-    store_count_lookup(cs->store, e != NULL);
+    store_count_lookup(cs->store, k->ptr, k->len, e != NULL);
     if (!e) {
         resp_int(call->out, -2);
         return;

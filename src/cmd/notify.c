@@ -185,3 +185,9 @@ void notify_new_key(void *arg, const char *key, size_t klen)
     if (notify_flags() & NOTIFY_NEW)
         notify_publish(arg, key, klen, "new");
 }
+
+void notify_key_miss(void *arg, const char *key, size_t klen)
+{
+    if (notify_flags() & NOTIFY_KEY_MISS)
+        notify_publish(arg, key, klen, "keymiss");
+}

@@ -63,5 +63,7 @@ static inline void notify_key_event(struct cmd_shard *cs, const char *key, size_
 /* The store's hook for a key added to the keyspace (Redis's dbAdd fires "new", class n,
  * before the command's own event). arg is the struct cmd_shard. */
 void notify_new_key(void *arg, const char *key, size_t klen);
+/* The store's hook for a read lookup that missed ("keymiss", class m). */
+void notify_key_miss(void *arg, const char *key, size_t klen);
 
 #endif

@@ -25,7 +25,7 @@ static bool load_key(struct cmd_shard *cs, struct sort_job *j, struct buf *out)
 {
     const rt_str *k = j->o.key;
     struct entry *e = store_find(cs->store, k->ptr, k->len, true);
-    store_count_lookup(cs->store, e != NULL);
+    store_count_lookup(cs->store, k->ptr, k->len, e != NULL);
     j->type = 0;
     if (!e)
         return true;
@@ -57,7 +57,7 @@ static bool read_value(struct store *s, const char *key, size_t klen, const char
                        size_t flen, bool hash, struct buf *tmp)
 {
     struct entry *e = store_find(s, key, klen, true);
-    store_count_lookup(s, e != NULL);
+    store_count_lookup(s, key, klen, e != NULL);
     if (!e)
         return false;
     tmp->len = 0;

@@ -113,7 +113,7 @@ static bool get_generic(struct rt_call *call, struct entry **ep)
     const rt_str *k = &call->argv[1];
     struct entry *e = store_find(s, k->ptr, k->len, true);
     *ep = e;
-    store_count_lookup(s, e != NULL);
+    store_count_lookup(s, k->ptr, k->len, e != NULL);
     if (!e) {
         resp_null(call->out, call->proto);
         return true;
@@ -244,7 +244,7 @@ static void str_getex(struct rt_call *call)
     struct cmd_shard *cs = cmd_shard(call);
     const rt_str *k = &call->argv[1];
     struct entry *e = store_find(cs->store, k->ptr, k->len, true);
-    store_count_lookup(cs->store, e != NULL);
+    store_count_lookup(cs->store, k->ptr, k->len, e != NULL);
     if (!e) {
         resp_null(call->out, call->proto);
         return;
@@ -315,7 +315,7 @@ static void str_strlen(struct rt_call *call)
     struct store *s = cmd_shard(call)->store;
     const rt_str *k = &call->argv[1];
     struct entry *e = store_find(s, k->ptr, k->len, true);
-    store_count_lookup(s, e != NULL);
+    store_count_lookup(s, k->ptr, k->len, e != NULL);
     if (!e) {
         resp_int(call->out, 0);
         return;
@@ -340,7 +340,7 @@ static void str_getrange(struct rt_call *call)
     }
     struct store *s = cmd_shard(call)->store;
     struct entry *e = store_find(s, argv[1].ptr, argv[1].len, true);
-    store_count_lookup(s, e != NULL);
+    store_count_lookup(s, argv[1].ptr, argv[1].len, e != NULL);
     if (!e) {
         resp_bulk(call->out, "", 0);
         return;

@@ -16,7 +16,7 @@ void str_mget(struct rt_call *call)
     for (int j = 1; j < call->argc; j++) {
         const rt_str *k = &call->argv[j];
         struct entry *e = store_find(s, k->ptr, k->len, true);
-        store_count_lookup(s, e != NULL);
+        store_count_lookup(s, k->ptr, k->len, e != NULL);
         if (e && entry_type(e) == VT_STRING)
             str_reply_entry(call->out, e);
         else

@@ -313,6 +313,7 @@ static void *cmd_shard_init(struct rt_shard *sh)
     pubsub_shard_init(&x->cs);
     store_set_expire_hook(x->cs.store, on_expired, &x->cs);
     store_set_new_hook(x->cs.store, notify_new_key, &x->cs);
+    store_set_miss_hook(x->cs.store, notify_key_miss, &x->cs);
     return &x->cs;
 }
 

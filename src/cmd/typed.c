@@ -15,7 +15,7 @@ int key_typed(struct rt_call *call, const rt_str *key, enum val_type t, bool wri
     struct store *s = cmd_shard(call)->store;
     struct entry *e = store_find(s, key->ptr, key->len, true);
     if (!write)
-        store_count_lookup(s, e != NULL);
+        store_count_lookup(s, key->ptr, key->len, e != NULL);
     *ep = e;
     if (!e)
         return 0;

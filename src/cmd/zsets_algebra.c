@@ -345,7 +345,7 @@ static void zalg_exec(struct rt_call *call, const struct zalg_def *d)
         s->key = k;
         s->pos = (size_t)i;
         struct entry *e = store_find(cs->store, k->ptr, k->len, true);
-        store_count_lookup(cs->store, e != NULL); /* Redis's lookupKeyRead */
+        store_count_lookup(cs->store, k->ptr, k->len, e != NULL); /* Redis's lookupKeyRead */
         if (!e)
             continue;
         enum val_type t = entry_type(e);

@@ -55,7 +55,7 @@ void zread_exec(struct rt_call *call)
     }
     for (int k = 2; k < call->argc; k++) {
         struct entry *e = store_find(s, call->argv[k].ptr, call->argv[k].len, true);
-        store_count_lookup(s, e != NULL); /* the inputs are reads in Redis */
+        store_count_lookup(s, call->argv[k].ptr, call->argv[k].len, e != NULL); /* the inputs are reads in Redis */
         if (e && entry_type(e) != VT_ZSET && entry_type(e) != VT_SET) {
             resp_error(call->out, ERR_WRONGTYPE);
             return;

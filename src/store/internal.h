@@ -20,6 +20,8 @@ struct store {
     void *expire_hook_arg;
     void (*new_hook)(void *arg, const char *key, size_t klen);
     void *new_hook_arg;
+    void (*miss_hook)(void *arg, const char *key, size_t klen);
+    void *miss_hook_arg;
 };
 
 static inline bool ent_expired(const struct store *s, const struct entry *e)

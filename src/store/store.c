@@ -412,10 +412,20 @@ void store_prefetch(struct store *s, const char *key, size_t klen, int stage)
         __builtin_prefetch(*slot);
 }
 
-void store_count_lookup(struct store *s, bool hit)
+void store_count_lookup(struct store *s, const char *key, size_t klen, bool hit)
 {
-    if (hit)
+    if (hit) {
         s->hits++;
-    else
-        s->misses++;
+        return;
+    }
+    s->misses++;
+    if (key && s->miss_hook)
+        s->miss_hook(s->miss_hook_arg, key, klen);
+}
+
+void store_set_miss_hook(struct store *s, void (*fn)(void *arg, const char *key, size_t klen),
+                         void *arg)
+{
+    s->miss_hook = fn;
+    s->miss_hook_arg = arg;
 }

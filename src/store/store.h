@@ -120,8 +120,12 @@ void store_stats(const struct store *s, struct store_stats *out);
  * first entry of that bucket (once stage 0 had time to land). No effect on contents. */
 void store_prefetch(struct store *s, const char *key, size_t klen, int stage);
 
-/* Count a hit or miss of a read command (GET hits/misses, as Redis's keyspace_*). */
-void store_count_lookup(struct store *s, bool hit);
+/* Count a hit or miss of a read command's lookup of key (as Redis's keyspace_hits and
+ * _misses); a miss calls the miss hook unless key is NULL (Redis's LOOKUP_NONOTIFY). */
+void store_count_lookup(struct store *s, const char *key, size_t klen, bool hit);
+/* Called on a read lookup that missed: Redis's "keymiss" notification. */
+void store_set_miss_hook(struct store *s, void (*fn)(void *arg, const char *key, size_t klen),
+                         void *arg);
 
 /* Called just before a key is deleted because its TTL passed (lazily in a lookup, write,
  * scan or random pick, or by store_expire_cycle), with the entry still intact: the place

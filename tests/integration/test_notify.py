@@ -292,6 +292,26 @@ def test_class_filters(sides, flags):
     check_same(core, ref, flags, ALL_TYPES)
 
 
+# Reads of missing keys (and a few hits): Redis fires "keymiss" (class m) from its read
+# lookups, not from writes, and not for OBJECT.
+MISSES = [
+    ["SET", "@0", "v"], ["GET", "@0"], ["GET", "@1"], ["STRLEN", "@2"], ["GETRANGE", "@3", "0", "1"],
+    ["MGET", "@0", "@4", "@5"], ["EXISTS", "@6", "@0"], ["TYPE", "@7"], ["TTL", "@1"],
+    ["PTTL", "@2"], ["OBJECT", "ENCODING", "@3"], ["LRANGE", "@4", "0", "-1"], ["LLEN", "@5"],
+    ["LINDEX", "@6", "0"], ["HGET", "@7", "f"], ["HGETALL", "@1"], ["HLEN", "@2"],
+    ["SMEMBERS", "@3"], ["SCARD", "@4"], ["SISMEMBER", "@5", "m"], ["ZRANGE", "@6", "0", "-1"],
+    ["ZSCORE", "@7", "m"], ["ZCARD", "@1"], ["SORT", "@2"], ["SRANDMEMBER", "@3"],
+    ["LPUSH", "@4", "x"], ["SADD", "@5", "x"], ["GETDEL", "@6"], ["INCR", "@7"],
+]
+
+
+@pytest.mark.parametrize("flags", ["KEm", "Em", "KEAm"])
+def test_keymiss_events(sides, flags):
+    core, ref = sides(nsubs=2)
+    want = check_same(core, ref, flags, MISSES)
+    assert sum(b"keymiss" in repr(ev).encode() for ev in want) >= 20  # the script's misses
+
+
 def test_disabled_publishes_nothing(sides):
     core, ref = sides(nsubs=2)
     assert check_same(core, ref, "", ALL_TYPES) == []

@@ -860,17 +860,34 @@ static void test_random(void **state)
 
 /* ---- Misc ---- */
 
+struct miss_log {
+    int n;
+    char last[16];
+};
+
+static void record_miss(void *arg, const char *key, size_t klen)
+{
+    struct miss_log *m = arg;
+    m->n++;
+    memcpy(m->last, key, klen < sizeof m->last ? klen : sizeof m->last);
+}
+
 static void test_stats_flush(void **state)
 {
     (void)state;
     struct store *s = new_store();
-    store_count_lookup(s, true);
-    store_count_lookup(s, true);
-    store_count_lookup(s, false);
+    struct miss_log misses = {0};
+    store_set_miss_hook(s, record_miss, &misses);
+    store_count_lookup(s, "a", 1, true);
+    store_count_lookup(s, "b", 1, true);
+    store_count_lookup(s, "gone", 4, false);
+    store_count_lookup(s, NULL, 0, false); /* counted, no hook */
     struct store_stats st;
     store_stats(s, &st);
     assert_int_equal(st.keyspace_hits, 2);
-    assert_int_equal(st.keyspace_misses, 1);
+    assert_int_equal(st.keyspace_misses, 2);
+    assert_int_equal(misses.n, 1);
+    assert_memory_equal(misses.last, "gone", 4);
     assert_false(st.rehashing);
     assert_true(st.table_buckets > 0);
 
