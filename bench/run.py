@@ -68,7 +68,7 @@ MSET_KEYS = 10
 # delivered per second) of at least 5 times redis-server's.
 FANOUT_THR_GOAL = 5.0
 FANOUT_CHANNEL = "fanout:bench"
-FANOUT_WINDOWS = "32,256"
+FANOUT_WINDOWS = "32,256,1024"
 
 # Collection scenarios: redis-benchmark's own tests (one key each: mylist, myset,
 # myhash, myzset; members drawn from -r), run at every -P, for a third of
