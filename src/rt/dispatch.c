@@ -149,7 +149,11 @@ static void run_local(struct rt_shard *sh, struct rt_client *c, const struct rt_
         /* In order already (seq == next_emit): write straight into the output. */
         c->next_seq++;
         c->next_emit++;
+        c->writing_reply = true;
         exec_call(sh, cmd, argc, argv, c->proto, &c->out, c);
+        c->writing_reply = false;
+        if (__builtin_expect(c->held_push.len != 0, 0))
+            out_release_pushes(sh, c);
         conn_mark_dirty(sh, c);
         return;
     }

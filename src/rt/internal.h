@@ -118,6 +118,10 @@ struct rt_client {
      * push reads them. */
     size_t ref_bytes;
     uint8_t out_class; /* enum rt_client_class */
+    /* A command is writing its reply straight into out: pushes (pub/sub messages,
+     * keyspace events it causes) wait in held_push until the reply is whole. */
+    bool writing_reply;
+    struct buf held_push;
     /* Reply order: every command takes seq = next_seq++. Slots for seqs
      * [next_emit, next_seq) live in pq (a ring of pq_cap), front = next_emit; the front
      * is never done (it is emitted as soon as it is), so pq_len == next_seq - next_emit. */
@@ -413,6 +417,9 @@ int out_iov(const struct rt_client *c, struct iovec *iov, int max);
 void out_advance(struct rt_client *c, size_t n);
 /* Drop every unsent byte and block reference (closing, limits). */
 void out_discard(struct rt_client *c);
+/* The reply being written straight into the output is whole: pushes held meanwhile
+ * follow it. */
+void out_release_pushes(struct rt_shard *sh, struct rt_client *c);
 /* The connection closes: free its output, leave its class's count. */
 void out_release(struct rt_shard *sh, struct rt_client *c);
 /* Set the limits' defaults, before any shard runs. */

@@ -282,6 +282,15 @@ void out_release(struct rt_shard *sh, struct rt_client *c)
     if (c->out_class == RT_CLASS_PUBSUB)
         sh->stats.pubsub_clients--;
     c->out_class = RT_CLASS_NORMAL;
+    buf_free(&c->held_push);
+}
+
+void out_release_pushes(struct rt_shard *sh, struct rt_client *c)
+{
+    struct buf held = c->held_push;
+    c->held_push = (struct buf){0};
+    rt_client_push(sh, c, held.data, held.len);
+    buf_free(&held);
 }
 
 /* ---- Out-of-band output ---- */
@@ -291,6 +300,10 @@ void rt_client_push(struct rt_shard *sh, struct rt_client *c, const char *p, siz
 {
     if (__builtin_expect(c->closing, 0))
         return; /* QUIT, killed, protocol error: nothing more reaches it */
+    if (__builtin_expect(c->writing_reply, 0)) {
+        buf_append(&c->held_push, p, len); /* never inside the reply being written */
+        return;
+    }
     buf_append(&c->out, p, len);
     if (__builtin_expect(out_tripped(sh, c), 0) && out_check_limits(sh, c))
         return;
@@ -306,6 +319,10 @@ void rt_client_push_block(struct rt_shard *sh, struct rt_client *c, struct rt_bl
     }
     if (__builtin_expect(c->closing, 0))
         return;
+    if (__builtin_expect(c->writing_reply, 0)) {
+        buf_append(&c->held_push, b->data, b->len);
+        return;
+    }
     out_add_block(c, b);
     if (__builtin_expect(out_tripped(sh, c), 0) && out_check_limits(sh, c))
         return;

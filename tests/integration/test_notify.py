@@ -312,6 +312,44 @@ def test_keymiss_events(sides, flags):
     assert sum(b"keymiss" in repr(ev).encode() for ev in want) >= 20  # the script's misses
 
 
+def test_own_events_never_split_a_reply(server):
+    """A RESP3 client subscribed to the events of its own writes gets each reply whole,
+    with the pushes it caused after it (as Redis 7.2 does; 7.0 splits ZPOPMIN's reply)."""
+    if helpers.is_redis_binary(server.binary):
+        pytest.skip("redis-server 7.0 puts the pushes inside ZPOPMIN's reply")
+    k, h, z, s_ = "own:l", "own:h", "own:z", "own:s"
+    script = [
+        (["RPUSH", k, "a", "b", "c"], b":3\r\n"),
+        (["LMPOP", "1", k, "LEFT", "COUNT", "2"],
+         b"*2\r\n$5\r\nown:l\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n"),
+        (["HSET", h, "f", "v", "g", "w"], b":2\r\n"),
+        (["HGETALL", h], None),
+        (["ZADD", z, "1", "m", "2", "n"], b":2\r\n"),
+        (["ZPOPMIN", z, "2"], b"*2\r\n*2\r\n$1\r\nm\r\n,1\r\n*2\r\n$1\r\nn\r\n,2\r\n"),
+        (["SADD", s_, "x"], b":1\r\n"),
+        (["SPOP", s_, "5"], b"~1\r\n$1\r\nx\r\n"),
+        (["SET", "own:str", "v"], b"+OK\r\n"),
+        (["GETDEL", "own:str"], b"$1\r\nv\r\n"),
+    ]
+    with server.raw() as c:
+        c.cmd("HELLO", "3")
+        c.cmd("CONFIG", "SET", "notify-keyspace-events", "KEA")
+        c.send(helpers.encode("PSUBSCRIBE", "__key*__:*"))
+        assert c.read_reply().startswith(b">3\r\n")
+        pushes = 0
+        for cmd, want in script:
+            c.send(helpers.encode(*cmd))
+            while True:
+                r = c.read_reply()
+                if not r.startswith(b">"):
+                    break
+                pushes += 1
+            if want is not None:
+                assert r == want, f"{cmd}: {r!r}"
+        c.cmd("CONFIG", "SET", "notify-keyspace-events", "")
+    assert pushes > 0
+
+
 def test_disabled_publishes_nothing(sides):
     core, ref = sides(nsubs=2)
     assert check_same(core, ref, "", ALL_TYPES) == []
