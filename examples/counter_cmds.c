@@ -247,7 +247,7 @@ static void s_take(struct rt_txn *t, unsigned phase)
     struct take_state *st = rt_txn_state(t, sizeof *st);
     const char *nil = rt_txn_proto(t) == 3 ? "_\r\n" : "$-1\r\n";
     if (st->putting_back) {
-        take_finish_reply(t, nil); /* nobody reads it */
+        take_finish_reply(t, ""); /* the client is leaving: no reply */
         return;
     }
     if (phase > 0 && (st->serving || (!rt_txn_tried(t) && st->next > 0))) {

@@ -270,8 +270,7 @@ static void deliver(struct rt_txn *t, struct bstate *st, unsigned shard, rt_str 
             txn_finish_bad(t, r);
         return;
     }
-    st->reply.len = 0;
-    bargs_reply_nil(&st->reply, &st->a, rt_txn_proto(t), true); /* nobody reads it */
+    st->reply.len = 0; /* the client is leaving: it gets no reply at all */
     if (!put_back(t, st, shard, r)) {
         txn_finish_bad(t, r);
         return;
@@ -322,14 +321,14 @@ static void on_wake(struct rt_txn *t, struct bstate *st, const rt_str *argv)
         return;
     }
     case RT_WAKE_GONE:
-        finish_nil(t, st, true); /* goes nowhere */
+        rt_txn_finish(t, "", 0); /* the connection is gone: no reply */
         return;
     default:
         wait_keys(t, st, argv);
         return;
     }
     if (!client_present(t)) {
-        finish_nil(t, st, true); /* left between the wake and this step: take nothing */
+        rt_txn_finish(t, "", 0); /* leaving since the wake: take nothing, reply nothing */
         return;
     }
     unsigned shard;
