@@ -304,8 +304,9 @@ static bool key_ready(void *shard, const char *key, size_t len, unsigned kind)
 }
 
 /* ---- Out-of-band output (runtime tests) ----
- * BLOB size count: pushes, count times, "$size\r\n", one shared block of `size` bytes
- * (byte j is 'a' + j % 23), "\r\n"; then replies +OK. MYID: the client id. KILL id:
+ * BLOB size count: replies +OK and pushes, count times, "$size\r\n", one shared block
+ * of `size` bytes (byte j is 'a' + j % 23), "\r\n" (pushed while its reply is being
+ * written, they follow the reply). MYID: the client id. KILL id:
  * closes that client when it is on this shard (:1), else :0. */
 static void c_blob(struct rt_call *c)
 {

@@ -152,7 +152,7 @@ static void run_local(struct rt_shard *sh, struct rt_client *c, const struct rt_
         c->writing_reply = true;
         exec_call(sh, cmd, argc, argv, c->proto, &c->out, c);
         c->writing_reply = false;
-        if (__builtin_expect(c->held_push.len != 0, 0))
+        if (__builtin_expect(c->pushes_held != NULL, 0))
             out_release_pushes(sh, c);
         conn_mark_dirty(sh, c);
         return;

@@ -119,9 +119,9 @@ struct rt_client {
     size_t ref_bytes;
     uint8_t out_class; /* enum rt_client_class */
     /* A command is writing its reply straight into out: pushes (pub/sub messages,
-     * keyspace events it causes) wait in held_push until the reply is whole. */
+     * keyspace events it causes) wait in pushes_held until the reply is whole. */
     bool writing_reply;
-    struct buf held_push;
+    struct held_pushes *pushes_held; /* NULL unless a push waits (rare) */
     /* Reply order: every command takes seq = next_seq++. Slots for seqs
      * [next_emit, next_seq) live in pq (a ring of pq_cap), front = next_emit; the front
      * is never done (it is emitted as soon as it is), so pq_len == next_seq - next_emit. */

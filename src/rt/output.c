@@ -273,6 +273,38 @@ void out_discard(struct rt_client *c)
     out_reset(c);
 }
 
+/* Pushes to a connection whose reply is being written: bytes, and blocks (by reference)
+ * at positions in them. */
+struct held_pushes {
+    struct buf bytes;
+    struct held_block {
+        size_t pos;
+        struct rt_block *b;
+    } *blocks;
+    size_t nblocks, cap;
+};
+
+static struct held_pushes *held_get(struct rt_client *c)
+{
+    if (!c->pushes_held) {
+        c->pushes_held = calloc(1, sizeof *c->pushes_held);
+        if (!c->pushes_held)
+            abort();
+    }
+    return c->pushes_held;
+}
+
+static void held_free(struct held_pushes *h)
+{
+    if (!h)
+        return;
+    for (size_t i = 0; i < h->nblocks; i++)
+        rt_block_unref(h->blocks[i].b);
+    free(h->blocks);
+    buf_free(&h->bytes);
+    free(h);
+}
+
 void out_release(struct rt_shard *sh, struct rt_client *c)
 {
     out_discard(c);
@@ -282,18 +314,26 @@ void out_release(struct rt_shard *sh, struct rt_client *c)
     if (c->out_class == RT_CLASS_PUBSUB)
         sh->stats.pubsub_clients--;
     c->out_class = RT_CLASS_NORMAL;
-    buf_free(&c->held_push);
+    held_free(c->pushes_held);
+    c->pushes_held = NULL;
 }
 
 void out_release_pushes(struct rt_shard *sh, struct rt_client *c)
 {
-    struct buf held = c->held_push;
-    c->held_push = (struct buf){0};
-    rt_client_push(sh, c, held.data, held.len);
-    buf_free(&held);
+    struct held_pushes *h = c->pushes_held;
+    c->pushes_held = NULL;
+    size_t at = 0;
+    for (size_t i = 0; i < h->nblocks; i++) {
+        rt_client_push(sh, c, h->bytes.data + at, h->blocks[i].pos - at);
+        rt_client_push_block(sh, c, h->blocks[i].b);
+        at = h->blocks[i].pos;
+    }
+    rt_client_push(sh, c, h->bytes.data + at, h->bytes.len - at);
+    held_free(h);
 }
 
 /* ---- Out-of-band output ---- */
+
 
 /* The fan-out hot path: a flag test, a copy, a compare, and a dedupe test. */
 void rt_client_push(struct rt_shard *sh, struct rt_client *c, const char *p, size_t len)
@@ -301,7 +341,7 @@ void rt_client_push(struct rt_shard *sh, struct rt_client *c, const char *p, siz
     if (__builtin_expect(c->closing, 0))
         return; /* QUIT, killed, protocol error: nothing more reaches it */
     if (__builtin_expect(c->writing_reply, 0)) {
-        buf_append(&c->held_push, p, len); /* never inside the reply being written */
+        buf_append(&held_get(c)->bytes, p, len); /* never inside the reply being written */
         return;
     }
     buf_append(&c->out, p, len);
@@ -320,7 +360,15 @@ void rt_client_push_block(struct rt_shard *sh, struct rt_client *c, struct rt_bl
     if (__builtin_expect(c->closing, 0))
         return;
     if (__builtin_expect(c->writing_reply, 0)) {
-        buf_append(&c->held_push, b->data, b->len);
+        struct held_pushes *h = held_get(c);
+        if (h->nblocks == h->cap) {
+            h->cap = h->cap ? h->cap * 2 : 4;
+            h->blocks = realloc(h->blocks, h->cap * sizeof *h->blocks);
+            if (!h->blocks)
+                abort();
+        }
+        rt_block_ref(b);
+        h->blocks[h->nblocks++] = (struct held_block){h->bytes.len, b};
         return;
     }
     out_add_block(c, b);

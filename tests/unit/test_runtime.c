@@ -182,16 +182,17 @@ static void test_isolation(void **state)
 
 /* Out-of-band blocks reach a slow reader whole and in order: with a small receive
  * buffer and small reads, the server's writes come up short inside blocks and resume
- * at the next byte; pushes go after replies already out and before later ones. */
+ * at the next byte; pushes a command makes to its own connection follow its reply, and
+ * go before later replies. */
 static void append_blob(struct buf *want, long size, int count)
 {
+    buf_puts(want, "+OK\r\n");
     for (int k = 0; k < count; k++) {
         buf_printf(want, "$%ld\r\n", size);
         for (long j = 0; j < size; j++)
             buf_putc(want, (char)('a' + j % 23));
         buf_puts(want, "\r\n");
     }
-    buf_puts(want, "+OK\r\n");
 }
 
 static void push_blocks(unsigned shards)
