@@ -4,6 +4,7 @@ Everything here uses only the standard library so that the byte-exact (different
 do not depend on what redis-py does to a reply.
 """
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -609,3 +610,104 @@ def conn_on_shard(server, shard):
         for c in spare:
             c.close()
     raise AssertionError(f"no connection landed on shard {shard} in 200 tries")
+
+
+# --------------------------------------------------------------------------------------------
+# Blocked clients (INFO blocked_clients) and many raw connections read with a selector
+# --------------------------------------------------------------------------------------------
+
+def blocked_clients(server):
+    with server.raw() as c:
+        info = bulk_text(c.cmd("INFO", "clients"))
+    for line in info.split("\r\n"):
+        if line.startswith("blocked_clients:"):
+            return int(line.split(":")[1])
+    raise AssertionError("no blocked_clients in INFO clients")
+
+
+def bulk_text(raw):
+    """A bulk (or verbatim) reply as str."""
+    v = decode(raw)
+    return v.decode() if isinstance(v, bytes) else v
+
+
+def wait_blocked(server, n, timeout=10.0):
+    wait_for(lambda: blocked_clients(server) == n, timeout, what=f"{n} blocked clients")
+
+
+def no_reply_yet(conn, wait=0.15):
+    """True when nothing arrives on conn within `wait` seconds (a blocked client)."""
+    conn.settimeout(wait)
+    try:
+        conn._fill()
+    except socket.timeout:
+        return True
+    finally:
+        conn.settimeout(10)
+    return False
+
+
+class Clients:
+    """Many raw connections driven from one thread with a selector."""
+
+    def __init__(self, server, n):
+        self.socks = []
+        self.bufs = {}
+        for _ in range(n):
+            s = socket.create_connection((server.host, server.port), timeout=10)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.socks.append(s)
+            self.bufs[s] = bytearray()
+
+    def replies(self, timeout, want=1, only=None):
+        """Read until every socket (of `only`) has `want` complete replies, or EOF. Returns
+        {sock: [raw replies]}; socks that reached EOF are in self.eof."""
+        socks = only if only is not None else self.socks
+        got = {s: [] for s in socks}
+        self.eof = set()
+        sel = selectors.DefaultSelector()
+        pending = 0
+        for s in socks:
+            self._split(s, got[s])
+            if len(got[s]) < want:
+                s.setblocking(False)
+                sel.register(s, selectors.EVENT_READ)
+                pending += 1
+        deadline = time.monotonic() + timeout
+        while pending and time.monotonic() < deadline:
+            for key, _ in sel.select(0.2):
+                s = key.fileobj
+                try:
+                    d = s.recv(65536)
+                except BlockingIOError:
+                    continue
+                except ConnectionResetError:
+                    d = b""
+                if d:
+                    self.bufs[s] += d
+                    self._split(s, got[s])
+                if not d or len(got[s]) >= want:
+                    if not d:
+                        self.eof.add(s)
+                    sel.unregister(s)
+                    pending -= 1
+        sel.close()
+        for s in socks:
+            s.setblocking(True)
+        return got
+
+    def _split(self, s, out):
+        b = self.bufs[s]
+        while True:
+            end = reply_end(b, 0)
+            if end is None:
+                return
+            out.append(bytes(b[:end]))
+            del b[:end]
+
+    def close(self):
+        for s in self.socks:
+            try:
+                s.close()
+            except OSError:
+                pass

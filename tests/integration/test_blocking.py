@@ -4,18 +4,18 @@ CLIENT UNBLOCK / CLIENT KILL of blocked clients.
 Differential (byte-identical with redis-server, RESP2 and RESP3): argument errors, what
 the commands return at once, the nil shapes of timeouts, blocking commands inside MULTI.
 Behaviour at 1, 2, 4 and 8 shards, with keys on every shard: wake-ups by other clients,
-pipelined commands behind a blocked one, 1,000 clients woken with every element delivered
-exactly once, clients leaving while they are served (nothing lost), timeouts within 100 ms
-of their deadline, first-come-first-served per key, BLMOVE across shards, pushes inside
-MULTI/EXEC, CLIENT UNBLOCK and CLIENT KILL, the b flag and INFO blocked_clients."""
+pipelined commands behind a blocked one, timeouts within 100 ms of their deadline,
+first-come-first-served per key, BLMOVE across shards, pushes inside MULTI/EXEC, CLIENT
+UNBLOCK and CLIENT KILL, the b flag and INFO blocked_clients. Clients that come and go
+(1,000 waiters, leaving while served) are in test_blocking_served.py."""
 import selectors
-import socket
 import time
 
 import pytest
 
-from helpers import (ConnClosed, conn_on_shard, decode, encode, keys_per_shard, reply_end,
-                     spread_keys, two_keys_on_different_shards, wait_for)
+from helpers import (Clients, blocked_clients, bulk_text, decode, encode, keys_per_shard,
+                     no_reply_yet, reply_end, spread_keys, two_keys_on_different_shards,
+                     wait_blocked, wait_for)
 
 
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
@@ -31,39 +31,8 @@ def K(nshards):
     return spread_keys(nshards, "b", max(1, 8 // nshards))
 
 
-def blocked_clients(server):
-    with server.raw() as c:
-        info = text(c.cmd("INFO", "clients"))
-    for line in info.split("\r\n"):
-        if line.startswith("blocked_clients:"):
-            return int(line.split(":")[1])
-    raise AssertionError("no blocked_clients in INFO clients")
-
-
-def text(raw):
-    """A bulk (or verbatim) reply as str."""
-    v = decode(raw)
-    return v.decode() if isinstance(v, bytes) else v
-
-
-def wait_blocked(server, n, timeout=10.0):
-    wait_for(lambda: blocked_clients(server) == n, timeout, what=f"{n} blocked clients")
-
-
 def client_id(conn):
     return decode(conn.cmd("CLIENT", "ID"))
-
-
-def no_reply_yet(conn, wait=0.15):
-    """True when nothing arrives on conn within `wait` seconds (a blocked client)."""
-    conn.settimeout(wait)
-    try:
-        conn._fill()
-    except socket.timeout:
-        return True
-    finally:
-        conn.settimeout(10)
-    return False
 
 
 # ------------------------------------------------------------------------- differential
@@ -196,164 +165,6 @@ def encode_reply(items):
         x = x.encode() if isinstance(x, str) else x
         out += b"$%d\r\n%s\r\n" % (len(x), x)
     return out
-
-
-class Clients:
-    """Many raw connections driven from one thread with a selector."""
-
-    def __init__(self, server, n):
-        self.socks = []
-        self.bufs = {}
-        for _ in range(n):
-            s = socket.create_connection((server.host, server.port), timeout=10)
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.socks.append(s)
-            self.bufs[s] = bytearray()
-
-    def replies(self, timeout, want=1, only=None):
-        """Read until every socket (of `only`) has `want` complete replies, or EOF. Returns
-        {sock: [raw replies]}; socks that reached EOF are in self.eof."""
-        socks = only if only is not None else self.socks
-        got = {s: [] for s in socks}
-        self.eof = set()
-        sel = selectors.DefaultSelector()
-        pending = 0
-        for s in socks:
-            self._split(s, got[s])
-            if len(got[s]) < want:
-                s.setblocking(False)
-                sel.register(s, selectors.EVENT_READ)
-                pending += 1
-        deadline = time.monotonic() + timeout
-        while pending and time.monotonic() < deadline:
-            for key, _ in sel.select(0.2):
-                s = key.fileobj
-                try:
-                    d = s.recv(65536)
-                except BlockingIOError:
-                    continue
-                except ConnectionResetError:
-                    d = b""
-                if d:
-                    self.bufs[s] += d
-                    self._split(s, got[s])
-                if not d or len(got[s]) >= want:
-                    if not d:
-                        self.eof.add(s)
-                    sel.unregister(s)
-                    pending -= 1
-        sel.close()
-        for s in socks:
-            s.setblocking(True)
-        return got
-
-    def _split(self, s, out):
-        b = self.bufs[s]
-        while True:
-            end = reply_end(b, 0)
-            if end is None:
-                return
-            out.append(bytes(b[:end]))
-            del b[:end]
-
-    def close(self):
-        for s in self.socks:
-            try:
-                s.close()
-            except OSError:
-                pass
-
-
-@pytest.mark.slow
-def test_thousand_clients_every_element_once(server, nshards):
-    keys = spread_keys(nshards, "t", max(2, 16 // nshards))
-    n = 1000
-    cl = Clients(server, n)
-    try:
-        want = {}
-        for i, s in enumerate(cl.socks):
-            k = keys[i % len(keys)]
-            want[k] = want.get(k, 0) + 1
-            # several keys, the one it will get first among them
-            s.sendall(encode("BLPOP", keys[(i + 1) % len(keys)] + "-none", k, 0))
-        wait_blocked(server, n, timeout=30)
-        pushed = set()
-        with server.raw() as p1, server.raw() as p2:
-            for j, (k, cnt) in enumerate(sorted(want.items())):
-                vals = [f"{k}:{x}" for x in range(cnt)]
-                pushed.update(vals)
-                (p1 if j % 2 else p2).send(encode("RPUSH", k, *vals))
-            for j, (k, cnt) in enumerate(sorted(want.items())):
-                assert decode((p1 if j % 2 else p2).read_reply()) >= 1
-        got = cl.replies(timeout=30)
-        seen = []
-        for s, reps in got.items():
-            assert len(reps) == 1, "a client got no element"
-            key, val = decode(reps[0])
-            assert val.decode().startswith(key.decode() + ":")
-            seen.append(val.decode())
-        assert len(seen) == n and set(seen) == pushed, "an element delivered twice or lost"
-        with server.raw() as c:
-            for k in keys:
-                assert c.cmd("EXISTS", k) == b":0\r\n"
-        assert blocked_clients(server) == 0
-    finally:
-        cl.close()
-
-
-@pytest.mark.slow
-def test_clients_leaving_while_served_lose_nothing(server, nshards):
-    """Waiters half-close their connection while elements are pushed to their keys: each
-    element is either received (a reply written before the server saw the close) or put
-    back in its list. Repeated, with keys on every shard."""
-    keys = spread_keys(nshards, "d", max(1, 8 // nshards))
-    n = 40
-    for rnd in range(12):
-        cl = Clients(server, n)
-        try:
-            per_key = {}
-            for i, s in enumerate(cl.socks):
-                k = keys[i % len(keys)]
-                per_key[k] = per_key.get(k, 0) + 1
-                s.sendall(encode("BLPOP", "none-" + k, k, 0))
-            wait_blocked(server, n, timeout=20)
-            pushed = set()
-            leavers = [s for i, s in enumerate(cl.socks) if (i + rnd) % 2]
-            stayers = [s for s in cl.socks if s not in leavers]
-            with server.raw() as p:
-                items = sorted(per_key.items())
-                for j, (k, cnt) in enumerate(items):
-                    vals = [f"{rnd}:{k}:{x}" for x in range(cnt)]
-                    pushed.update(vals)
-                    # leave while the pushes are in flight: just before or just after
-                    if rnd % 2:
-                        p.send(encode("RPUSH", k, *vals))
-                    for s in leavers[j::len(items)]:
-                        s.shutdown(socket.SHUT_WR)
-                    if rnd % 2 == 0:
-                        p.send(encode("RPUSH", k, *vals))
-                for _ in items:
-                    p.read_reply()
-                # every stayer gets an element: its key had one per waiter
-                got = cl.replies(timeout=20, only=stayers)
-                received = []
-                for s in stayers:
-                    assert len(got[s]) == 1, "a waiter still connected got nothing"
-                    received.append(decode(got[s][0])[1].decode())
-                got = cl.replies(timeout=20, want=2, only=leavers)  # read to EOF
-                for s in leavers:
-                    assert s in cl.eof
-                    assert len(got[s]) <= 1
-                    received += [decode(r)[1].decode() for r in got[s]]
-                left = []
-                for k in per_key:
-                    left += [x.decode() for x in decode(p.cmd("LRANGE", k, 0, -1))]
-                assert len(received) == len(set(received)), "an element delivered twice"
-                assert sorted(received + left) == sorted(pushed), "an element lost"
-                p.cmd("DEL", *per_key)
-            wait_blocked(server, 0)
-        finally:
-            cl.close()
 
 
 def test_timeouts_fire_within_100ms(server, nshards):
@@ -490,7 +301,7 @@ def test_client_unblock(server, nshards, differ):
         assert p.cmd("CLIENT", "UNBLOCK", wid) == b":0\r\n"  # not blocked
         w.send(encode("BLPOP", *keys, 0))
         wait_blocked(server, 1)
-        assert "flags=b " in text(p.cmd("CLIENT", "LIST", "ID", wid))
+        assert "flags=b " in bulk_text(p.cmd("CLIENT", "LIST", "ID", wid))
         assert p.cmd("CLIENT", "UNBLOCK", wid, "TIMEOUT") == b":1\r\n"
         assert w.read_reply() == b"*-1\r\n"
         assert p.cmd("CLIENT", "UNBLOCK", wid, "TIMEOUT") == b":0\r\n"
@@ -499,7 +310,7 @@ def test_client_unblock(server, nshards, differ):
         assert p.cmd("CLIENT", "UNBLOCK", wid, "error") == b":1\r\n"
         assert w.read_reply() == b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
         assert w.cmd("PING") == b"+PONG\r\n"
-        assert "flags=N " in text(p.cmd("CLIENT", "LIST", "ID", wid))
+        assert "flags=N " in bulk_text(p.cmd("CLIENT", "LIST", "ID", wid))
         w.cmd("HELLO", 3)
         w.send(encode("BZPOPMIN", *keys, 0))
         wait_blocked(server, 1)
@@ -529,7 +340,7 @@ def test_client_kill(server, nshards, differ):
         wait_blocked(server, 1)
         assert p.cmd("CLIENT", "KILL", "ID", wid) == b":0\r\n"
         # the old form, by address
-        line = text(p.cmd("CLIENT", "LIST", "ID", client_id_of_blocked(p)))
+        line = bulk_text(p.cmd("CLIENT", "LIST", "ID", client_id_of_blocked(p)))
         addr = [f for f in line.split() if f.startswith("addr=")][0][5:]
         assert p.cmd("CLIENT", "KILL", addr) == b"+OK\r\n"
         assert w2.is_closed()
@@ -545,7 +356,7 @@ def test_client_kill(server, nshards, differ):
         assert n >= 2
         assert a.is_closed() and b.is_closed()
         assert me.cmd("PING") == b"+PONG\r\n"
-        laddr = [f for f in text(me.cmd("CLIENT", "INFO")).split() if f.startswith("laddr=")]
+        laddr = [f for f in bulk_text(me.cmd("CLIENT", "INFO")).split() if f.startswith("laddr=")]
         assert decode(me.cmd("CLIENT", "KILL", "LADDR", laddr[0][6:], "SKIPME", "no")) >= 1
         assert me.is_closed()
     differ.check([
@@ -562,64 +373,11 @@ def test_client_kill(server, nshards, differ):
 
 
 def client_id_of_blocked(conn):
-    for line in text(conn.cmd("CLIENT", "LIST")).splitlines():
+    for line in bulk_text(conn.cmd("CLIENT", "LIST")).splitlines():
         fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
         if "b" in fields["flags"]:
             return fields["id"]
     raise AssertionError("no blocked client")
-
-
-def test_blocked_client_disconnect_keeps_elements(server, nshards):
-    keys = spread_keys(nshards, "q")
-    w = server.raw()
-    w.send(encode("BLPOP", *keys, 0))
-    wait_blocked(server, 1)
-    w.close()
-    wait_blocked(server, 0)
-    with server.raw() as p:
-        p.cmd("RPUSH", keys[-1], "x")
-        assert p.cmd("LRANGE", keys[-1], 0, -1) == b"*1\r\n$1\r\nx\r\n"
-
-
-# The element was popped for a client that left before its reply: it must be put back
-# where it came from (BLMOVE finishes its move instead). To open that window for certain,
-# the waiter's shard is kept busy (DEBUG SLEEP by another of its clients) while the push
-# wakes the waiter and the waiter closes: after the sleep that shard sends the serving pop,
-# and in its next loop it sees the close before the pop's reply.
-PUT_BACK = [
-    ("BLPOP", ["RPUSH", "a", "b"], ["LRANGE", 0, -1], [b"a", b"b"], None),
-    ("BRPOP", ["RPUSH", "a", "b"], ["LRANGE", 0, -1], [b"a", b"b"], None),
-    ("BZPOPMIN", ["ZADD", 1, "a", 2, "b"], ["ZRANGE", 0, -1, "WITHSCORES"],
-     [b"a", b"1", b"b", b"2"], None),
-    ("BLMOVE", ["RPUSH", "a", "b"], ["LRANGE", 0, -1], [b"b"], [b"a"]),
-]
-
-
-@pytest.mark.parametrize("verb,push,read,left,moved", PUT_BACK, ids=[p[0] for p in PUT_BACK])
-def test_element_put_back_when_client_leaves_mid_serve(server, nshards, verb, push, read, left,
-                                                       moved):
-    if nshards < 2:
-        pytest.skip("needs the key on another shard than the waiter")
-    key, dst = keys_per_shard(nshards, "pb")[1][0], keys_per_shard(nshards, "pbd")[0][0]
-    waiter, sleeper, probe = (conn_on_shard(server, 0) for _ in range(3))
-    with conn_on_shard(server, 1) as pusher:  # not on the sleeping shard
-        args = [key, dst, "LEFT", "RIGHT", 0] if verb == "BLMOVE" else [key, 0]
-        waiter.send(encode(verb, *args))
-        wait_blocked(server, 1)
-        sleeper.send(encode("DEBUG", "SLEEP", "1"))
-        probe.send(encode("PING"))
-        assert no_reply_yet(probe, 0.3)  # shard 0 is asleep
-        assert decode(pusher.cmd(push[0], key, *push[1:])) == 2
-        waiter.close()
-        assert sleeper.read_reply() == b"+OK\r\n"
-        assert probe.read_reply() == b"+PONG\r\n"
-        wait_blocked(server, 0)
-        wait_for(lambda: decode(pusher.cmd(read[0], key, *read[1:])) == left, 10,
-                 what=f"{key} back to {left}")
-        if moved is not None:
-            assert decode(pusher.cmd("LRANGE", dst, 0, -1)) == moved
-    sleeper.close()
-    probe.close()
 
 
 def test_command_info(server, once, differ):
@@ -650,13 +408,13 @@ def test_served_pop_notifies_as_redis(server, redis_ref, nshards):
             try:
                 sub.cmd("PSUBSCRIBE", "__keyevent@0__:*")
                 w.send(encode("BLPOP", k, 5))
-                wait_for(lambda: "cmd=blpop" in text(p.cmd("CLIENT", "LIST", "TYPE", "normal"))
-                         and "flags=b" in text(p.cmd("CLIENT", "LIST", "TYPE", "normal")), 10,
+                wait_for(lambda: "cmd=blpop" in bulk_text(p.cmd("CLIENT", "LIST", "TYPE", "normal"))
+                         and "flags=b" in bulk_text(p.cmd("CLIENT", "LIST", "TYPE", "normal")), 10,
                          what="a blocked client")
                 p.cmd("RPUSH", k, "a")
                 assert decode(w.read_reply()) == [k.encode(), b"a"]
                 w.send(encode("BLMOVE", k, dst, "LEFT", "RIGHT", 5))
-                wait_for(lambda: "flags=b" in text(p.cmd("CLIENT", "LIST", "TYPE", "normal")),
+                wait_for(lambda: "flags=b" in bulk_text(p.cmd("CLIENT", "LIST", "TYPE", "normal")),
                          10, what="a blocked client")
                 p.cmd("LPUSH", k, "b")
                 assert w.read_reply() == b"$1\r\nb\r\n"
