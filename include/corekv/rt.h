@@ -331,8 +331,6 @@ struct rt_output_limit {
 void rt_set_output_limit(struct rt *rt, enum rt_client_class cls, const struct rt_output_limit *l);
 void rt_get_output_limit(const struct rt *rt, enum rt_client_class cls, struct rt_output_limit *l);
 void rt_client_set_class(struct rt_client *c, enum rt_client_class cls);
-/* Unsent output bytes (CLIENT LIST omem, limits). */
-size_t rt_client_output_pending(const struct rt_client *c);
 
 /* Close a connection of this shard (CLIENT KILL): at once, or after its pending
  * replies when it is the caller itself (its reply to the kill must reach it first). */

@@ -122,36 +122,22 @@ bool exec_top(struct rt_shard *sh, const struct rt_cmd *cmd, int argc, const rt_
                      (cmd->flags & RT_CMD_BLOCKING) != 0);
 }
 
-static void reply_now(struct rt_shard *sh, struct rt_client *c, const char *p, size_t len);
-
-/* A blocking command whose keys are here: it tries at once, and waits as a transaction
- * when it found nothing (wait.c). */
-static void run_blocking(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd,
-                         int argc, const rt_str *argv)
-{
-    struct buf out = {0};
-    if (exec_top(sh, cmd, argc, argv, c->proto, &out, c))
-        txn_start_blocked(sh, c, reply_reserve(c), cmd, argc, argv);
-    else
-        reply_now(sh, c, out.data, out.len);
-    buf_free(&out);
-}
-
-/* Run a command on this shard and deliver its reply in order. */
+/* Run a command on this shard and deliver its reply in order. A blocking command that
+ * found nothing wrote no reply: it waits as a transaction holding its seq (wait.c). */
 static void run_local(struct rt_shard *sh, struct rt_client *c, const struct rt_cmd *cmd,
                       int argc, const rt_str *argv)
 {
-    if (__builtin_expect(cmd->flags & RT_CMD_BLOCKING, 0)) {
-        run_blocking(sh, c, cmd, argc, argv);
-        return;
-    }
     if (c->pq_len == 0) {
         /* In order already (seq == next_emit): write straight into the output. */
-        c->next_seq++;
-        c->next_emit++;
         c->writing_reply = true;
-        exec_call(sh, cmd, argc, argv, c->proto, &c->out, c);
+        bool blocked = exec_top(sh, cmd, argc, argv, c->proto, &c->out, c);
         c->writing_reply = false;
+        if (__builtin_expect(blocked, 0)) {
+            txn_start_blocked(sh, c, reply_reserve(c), cmd, argc, argv);
+        } else {
+            c->next_seq++;
+            c->next_emit++;
+        }
         if (__builtin_expect(c->pushes_held != NULL, 0))
             out_release_pushes(sh, c);
         conn_mark_dirty(sh, c);
@@ -160,9 +146,11 @@ static void run_local(struct rt_shard *sh, struct rt_client *c, const struct rt_
     /* Earlier replies are outstanding, so the front slot is not done and this
      * completion cannot emit anything: fill the slot in place. */
     struct pending *slot = pq_push(c);
-    int proto = c->proto;
-    exec_call(sh, cmd, argc, argv, proto, &slot->reply, c);
-    slot->done = true;
+    uint64_t seq = c->next_seq - 1;
+    if (exec_top(sh, cmd, argc, argv, c->proto, &slot->reply, c))
+        txn_start_blocked(sh, c, seq, cmd, argc, argv);
+    else
+        slot->done = true;
 }
 
 static void reply_now(struct rt_shard *sh, struct rt_client *c, const char *p, size_t len)

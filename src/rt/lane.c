@@ -231,8 +231,11 @@ static void start_blocked(struct rt_shard *sh, struct rt_client *c, uint64_t seq
 {
     const struct rt_cmd *cmd;
     uint32_t argc;
-    if (len < sizeof cmd + sizeof argc)
+    if (len < sizeof cmd + sizeof argc) { /* never sent so: still retire the seq */
+        static const char bad[] = "-ERR internal error: malformed blocked reply\r\n";
+        reply_complete(sh, c, seq, bad, sizeof bad - 1);
         return;
+    }
     memcpy(&cmd, p, sizeof cmd);
     memcpy(&argc, p + sizeof cmd, sizeof argc);
     struct req_hdr h = {.argc = argc};

@@ -122,8 +122,6 @@ void rt_client_set_class(struct rt_client *c, enum rt_client_class cls)
     c->soft_since_ms = 0;
 }
 
-size_t rt_client_output_pending(const struct rt_client *c) { return out_pending(c); }
-
 size_t out_counted(const struct rt_client *c)
 {
     size_t p = out_pending(c);
