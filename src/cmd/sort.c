@@ -355,6 +355,13 @@ size_t sort_get_round(struct sort_job *j)
     return keys * (size_t)(j->end - j->start + 1);
 }
 
+void sort_items_collect(void *arg, const char *s, size_t len, bool found)
+{
+    (void)found;
+    struct sort_items *it = arg;
+    it->v[it->n++] = (rt_str){s, len};
+}
+
 size_t sort_output_len(const struct sort_job *j)
 {
     size_t span = j->end >= j->start ? (size_t)(j->end - j->start + 1) : 0;

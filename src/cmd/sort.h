@@ -89,6 +89,14 @@ size_t sort_by_round(struct sort_job *j);
 void sort_by_apply(struct sort_job *j);
 /* Round 2: the GET lookups of the output range; returns how many need a key. */
 size_t sort_get_round(struct sort_job *j);
+/* The output gathered for a STORE: items point into the job (valid while it lives). */
+struct sort_items {
+    rt_str *v;
+    size_t n;
+};
+/* A sort_output callback appending to a struct sort_items (a missing GET is kept as an
+ * empty string, as STORE does). */
+void sort_items_collect(void *arg, const char *s, size_t len, bool found);
 /* The output items in order, valid until the job changes: calls fn for each. */
 size_t sort_output_len(const struct sort_job *j);
 void sort_output(const struct sort_job *j, void (*fn)(void *arg, const char *s, size_t len,

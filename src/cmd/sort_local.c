@@ -94,17 +94,6 @@ static void resolve_local(struct store *s, struct sort_job *j)
     buf_free(&tmp);
 }
 
-struct items {
-    rt_str *v;
-    size_t n;
-};
-
-static void collect(void *arg, const char *s, size_t len, bool found)
-{
-    (void)found; /* STORE keeps a missing GET as an empty string */
-    struct items *it = arg;
-    it->v[it->n++] = (rt_str){s, len};
-}
 
 /* Make dst the list of items (or delete it when there are none); returns the count. */
 static int64_t store_list(struct cmd_shard *cs, const rt_str *dst, const rt_str *items, size_t n)
@@ -151,8 +140,8 @@ static void sort_exec(struct rt_call *call)
         goto done;
     }
     size_t n = sort_output_len(&j);
-    struct items it = {cmd_xmalloc(n * sizeof(rt_str)), 0};
-    sort_output(&j, collect, &it);
+    struct sort_items it = {cmd_xmalloc(n * sizeof(rt_str)), 0};
+    sort_output(&j, sort_items_collect, &it);
     resp_int(call->out, store_list(cs, j.o.store, it.v, it.n));
     free(it.v);
 done:

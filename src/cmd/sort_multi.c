@@ -114,17 +114,6 @@ static bool take_lookups(struct rt_txn *t, struct sort_state *st)
     return true;
 }
 
-struct items {
-    rt_str *v;
-    size_t n;
-};
-
-static void collect(void *arg, const char *s, size_t len, bool found)
-{
-    (void)found; /* STORE keeps a missing GET as an empty string */
-    struct items *it = arg;
-    it->v[it->n++] = (rt_str){s, len};
-}
 
 /* The output: the reply, or the list stored on the destination's shard. */
 static void emit(struct rt_txn *t, struct sort_state *st)
@@ -137,10 +126,10 @@ static void emit(struct rt_txn *t, struct sort_state *st)
         return;
     }
     const rt_str *dst = j->o.store;
-    struct items it = {cmd_xmalloc((2 + sort_output_len(j)) * sizeof(rt_str)), 2};
+    struct sort_items it = {cmd_xmalloc((2 + sort_output_len(j)) * sizeof(rt_str)), 2};
     it.v[0] = (rt_str){"__sortstore", 11};
     it.v[1] = *dst;
-    sort_output(j, collect, &it);
+    sort_output(j, sort_items_collect, &it);
     rt_txn_part(t, rt_key_shard(rt_txn_shard(t), dst->ptr, dst->len), (int)it.n, it.v);
     free(it.v);
     st->stage = ST_STORE;
