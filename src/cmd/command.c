@@ -119,12 +119,14 @@ static void reply_key_flags(struct buf *b, enum key_flags f, int proto)
 
 /* One key spec: the key search starts at argument `index` and takes keys up to
  * `lastkey` (relative; negative counts from the end) every `keystep`. */
-static void reply_keyspec(struct buf *b, const struct cmd_def *d, int index, int lastkey,
-                          int keystep, int proto)
+/* The part both forms share: flags, begin_search at `index`, and find_keys of `type`
+ * up to its spec map of three entries (which the caller writes). */
+static void reply_spec_head(struct buf *b, const struct cmd_def *d, bool range, int index,
+                            int proto)
 {
     resp_map(b, 3, proto);
     resp_bulk_cstr(b, "flags");
-    reply_key_flags(b, key_flags_of(d, true), proto);
+    reply_key_flags(b, key_flags_of(d, range), proto);
     resp_bulk_cstr(b, "begin_search");
     resp_map(b, 2, proto);
     resp_bulk_cstr(b, "type");
@@ -136,9 +138,15 @@ static void reply_keyspec(struct buf *b, const struct cmd_def *d, int index, int
     resp_bulk_cstr(b, "find_keys");
     resp_map(b, 2, proto);
     resp_bulk_cstr(b, "type");
-    resp_bulk_cstr(b, "range");
+    resp_bulk_cstr(b, range ? "range" : "keynum");
     resp_bulk_cstr(b, "spec");
     resp_map(b, 3, proto);
+}
+
+static void reply_keyspec(struct buf *b, const struct cmd_def *d, int index, int lastkey,
+                          int keystep, int proto)
+{
+    reply_spec_head(b, d, true, index, proto);
     resp_bulk_cstr(b, "lastkey");
     resp_int(b, lastkey);
     resp_bulk_cstr(b, "keystep");
@@ -150,23 +158,7 @@ static void reply_keyspec(struct buf *b, const struct cmd_def *d, int index, int
 /* The keynum spec: the count at argument `index`, the keys right after it. */
 static void reply_keynum_spec(struct buf *b, const struct cmd_def *d, int index, int proto)
 {
-    resp_map(b, 3, proto);
-    resp_bulk_cstr(b, "flags");
-    reply_key_flags(b, key_flags_of(d, false), proto);
-    resp_bulk_cstr(b, "begin_search");
-    resp_map(b, 2, proto);
-    resp_bulk_cstr(b, "type");
-    resp_bulk_cstr(b, "index");
-    resp_bulk_cstr(b, "spec");
-    resp_map(b, 1, proto);
-    resp_bulk_cstr(b, "index");
-    resp_int(b, index);
-    resp_bulk_cstr(b, "find_keys");
-    resp_map(b, 2, proto);
-    resp_bulk_cstr(b, "type");
-    resp_bulk_cstr(b, "keynum");
-    resp_bulk_cstr(b, "spec");
-    resp_map(b, 3, proto);
+    reply_spec_head(b, d, false, index, proto);
     resp_bulk_cstr(b, "keynumidx");
     resp_int(b, 0);
     resp_bulk_cstr(b, "firstkey");
