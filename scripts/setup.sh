@@ -3,7 +3,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libxxhash-dev
-          libcmocka-dev python3 python3-pytest python3-redis redis-tools redis-server)
+          libcmocka-dev liblzf-dev python3 python3-pytest python3-redis redis-tools redis-server)
 
 missing=()
 for p in "${packages[@]}"; do
