@@ -195,6 +195,27 @@ uint64_t store_dict_scan(struct dict *d, uint64_t v, void (*visit)(struct entry 
     return v;
 }
 
+uint64_t store_dict_scan_prefetch(const struct dict *d, uint64_t v, unsigned n)
+{
+    if (dict_rehashing(d))
+        return v;
+    struct entry *const *heads[DICT_SCAN_PREFETCH_MAX];
+    unsigned k = 0;
+    if (n > DICT_SCAN_PREFETCH_MAX)
+        n = DICT_SCAN_PREFETCH_MAX;
+    while (k < n) {
+        heads[k] = &d->tab[0][v & d->mask[0]];
+        __builtin_prefetch(heads[k++]);
+        v = next_cursor(v, d->mask[0]);
+        if (v == 0)
+            break;
+    }
+    for (unsigned i = 0; i < k; i++)
+        if (*heads[i])
+            __builtin_prefetch(*heads[i]);
+    return v;
+}
+
 /* ---- Random ---- */
 
 struct entry **store_dict_random(struct dict *d, uint64_t *rng)

@@ -99,6 +99,14 @@ void store_dict_check_resize(struct dict *d);
 uint64_t store_dict_scan(struct dict *d, uint64_t v, void (*visit)(struct entry **head, void *arg),
                          void *arg);
 
+/* Warm the caches for the n (at most DICT_SCAN_PREFETCH_MAX) scan steps from cursor v
+ * on: the bucket heads, then the first entry of each chain. Issued together, the misses
+ * overlap instead of costing one memory latency per bucket, as the reverse-binary order
+ * would. Returns the cursor after those steps (0 past the end, and v unchanged while
+ * rehashing, when nothing is prefetched). No effect on contents. */
+#define DICT_SCAN_PREFETCH_MAX 16u
+uint64_t store_dict_scan_prefetch(const struct dict *d, uint64_t v, unsigned n);
+
 /* The link of a random entry (a random non-empty bucket, then a random entry of its
  * chain), or NULL when the table is empty. *rng is the caller's generator state. */
 struct entry **store_dict_random(struct dict *d, uint64_t *rng);

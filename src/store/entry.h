@@ -8,8 +8,9 @@
  *          20  ttl_pos   index in the store's TTL array (meaningful only with a TTL)
  *          24  klen      key length, or ENT_KLEN_LONG: the length is a uint32 at data[0]
  *          25  tag       top 8 bits of the key's hash: most mismatches fail on it
- *          26  meta      value type (bits 0-2) and encoding (bits 3-5: enum str_enc for
- *                        strings, enum obj_enc for aggregates)
+ *          26  meta      value type (bits 0-2), encoding (bits 3-5: enum str_enc for
+ *                        strings, enum obj_enc for aggregates) and the snapshot mark
+ *                        (bit 6, ENT_SNAP_BIT: see snapshot.c)
  *          27  vlen      length of the value area when it is variable (embstr, int)
  *          28  data      [uint32 klen if long] key bytes, then the value area
  *
@@ -67,10 +68,14 @@ static inline uint8_t ent_tag(uint64_t h) { return (uint8_t)(h >> 56); }
 
 static inline enum val_type ent_type(const struct entry *e) { return (enum val_type)(e->meta & 7u); }
 static inline enum str_enc ent_enc(const struct entry *e) { return (enum str_enc)((e->meta >> 3) & 7u); }
-/* enc: an enum str_enc for strings, an enum obj_enc for aggregates. */
+/* The snapshot mark: whether the entry has been passed to the running snapshot. Its
+ * meaning flips at each snapshot (struct store's snap_mark), see snapshot.c. */
+#define ENT_SNAP_BIT 0x40u
+/* enc: an enum str_enc for strings, an enum obj_enc for aggregates. The snapshot mark is
+ * kept: changing a value's type or encoding does not make it a new entry. */
 static inline void ent_set_meta(struct entry *e, enum val_type t, unsigned enc)
 {
-    e->meta = (uint8_t)((unsigned)t | ((unsigned)enc << 3));
+    e->meta = (uint8_t)((e->meta & ENT_SNAP_BIT) | (unsigned)t | ((unsigned)enc << 3));
 }
 
 static inline size_t ent_klen(const struct entry *e)

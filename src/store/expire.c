@@ -51,6 +51,7 @@ void store_ttl_clear(struct store *s)
 
 void store_set_expire(struct store *s, struct entry *e, int64_t unix_ms)
 {
+    snap_before_change(s, e);
     if (unix_ms == STORE_NO_TTL) {
         if (ent_has_ttl(e))
             store_ttl_del(s, e);

@@ -11,6 +11,15 @@ struct store {
     int64_t now;          /* cached Unix ms (store_set_now) */
     uint32_t clock;       /* access clock: ms, advanced by forward moves of `now` only,
                              modulo 2^32; entry atime is a reading of it */
+    /* Snapshots (snapshot.c). snap_mark is the value of ENT_SNAP_BIT that means "passed
+     * to the current snapshot"; it flips at each begin. snap_fn is the running
+     * snapshot's callback, NULL when none runs: the one field the hot paths test, kept
+     * next to the fields every lookup reads. snap holds the walk while a snapshot runs
+     * or an aborted one's walk finishes fixing the marks. */
+    uint8_t snap_mark;
+    void (*snap_fn)(void *arg, const struct entry *e);
+    void *snap_arg;
+    struct store_snap *snap;
     /* Every entry with a TTL, densely, in no order; entry->ttl_pos is its index. */
     struct entry **ttl;
     size_t ttl_len, ttl_cap;
@@ -29,6 +38,32 @@ static inline bool ent_expired(const struct store *s, const struct entry *e)
     /* Redis: a key is expired once now is past its deadline; ENT_NO_EXPIRE never is. */
     return e->expire < s->now;
 }
+
+/* snapshot.c: pass e to the running snapshot (which has not had it yet). */
+void store_snap_pass(struct store *s, struct entry *e);
+
+/* Call before anything hands out, changes or deletes an existing entry: a snapshot
+ * that has not had e yet gets it now, as it is. One predictable branch when no
+ * snapshot runs. */
+static inline void snap_before_change(struct store *s, struct entry *e)
+{
+    if (__builtin_expect(s->snap_fn != NULL, 0) && (e->meta & ENT_SNAP_BIT) != s->snap_mark)
+        store_snap_pass(s, e);
+}
+
+/* The meta bits of an entry being created: marked as passed, since a key created after
+ * a snapshot began is not part of it (and, with none running, the mark every entry
+ * carries between snapshots). */
+static inline uint8_t snap_new_meta(const struct store *s) { return s->snap_mark; }
+
+/* snapshot.c: store_flush's part. True when the snapshot took the table over (it still
+ * has entries to pass and frees them as it walks) and s->d is a fresh empty table;
+ * false when the caller frees the entries itself. */
+bool store_snap_flush(struct store *s);
+/* snapshot.c: the tick's share: move an aborted snapshot's mark fixing on. */
+void store_snap_drain(struct store *s, uint64_t budget_us);
+/* snapshot.c: release any snapshot state (store_free). */
+void store_snap_free(struct store *s);
 
 /* expire.c: the TTL array. */
 void store_ttl_add(struct store *s, struct entry *e);

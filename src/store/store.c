@@ -29,6 +29,7 @@ void store_free(struct store *s)
 {
     if (!s)
         return;
+    store_snap_free(s);
     store_dict_clear(&s->d, free_entry, NULL);
     store_dict_destroy(&s->d);
     store_ttl_clear(s);
@@ -37,7 +38,8 @@ void store_free(struct store *s)
 
 void store_flush(struct store *s)
 {
-    store_dict_clear(&s->d, free_entry, NULL);
+    if (!store_snap_flush(s))
+        store_dict_clear(&s->d, free_entry, NULL);
     store_ttl_clear(s);
 }
 
@@ -75,6 +77,7 @@ int64_t entry_idle_ms(const struct store *s, const struct entry *e)
 void store_unlink_free(struct store *s, struct entry **pp)
 {
     struct entry *e = *pp;
+    snap_before_change(s, e);
     dict_unlink(&s->d, pp);
     if (ent_has_ttl(e))
         store_ttl_del(s, e);
@@ -83,6 +86,7 @@ void store_unlink_free(struct store *s, struct entry **pp)
 
 void store_expire_at(struct store *s, struct entry **pp)
 {
+    snap_before_change(s, *pp);
     if (s->expire_hook)
         s->expire_hook(s->expire_hook_arg, *pp);
     s->expired_keys++;
@@ -103,6 +107,8 @@ struct entry *store_find(struct store *s, const char *key, size_t klen, bool tou
         store_dict_check_resize(&s->d);
         return NULL;
     }
+    /* Whoever looks an entry up may change its value in place afterwards. */
+    snap_before_change(s, e);
     if (touch)
         e->atime = s->clock;
     return e;
@@ -124,6 +130,7 @@ struct entry *store_prepare(struct store *s, const char *key, size_t klen, size_
     struct entry *e;
     if (pp) {
         e = *pp;
+        snap_before_change(s, e);
         size_t old_area = ent_varea(e);
         store_ent_free_value(e);
         if (store_ent_size(ent_klen(e), old_area) != store_ent_size(ent_klen(e), area)) {
@@ -135,6 +142,7 @@ struct entry *store_prepare(struct store *s, const char *key, size_t klen, size_
         *existed = true;
     } else {
         e = store_ent_alloc(key, klen, ent_tag(h), area);
+        e->meta = snap_new_meta(s);
         store_dict_add(&s->d, e, h);
         *existed = false;
         if (s->new_hook)
@@ -206,6 +214,7 @@ static size_t raw_grow_cap(size_t n)
 char *store_str_resize(struct store *s, struct entry **ep, size_t newlen)
 {
     struct entry *e = *ep;
+    snap_before_change(s, e);
     struct rawstr *r;
     if (ent_enc(e) == SE_RAW) {
         r = ent_ptr(e);
@@ -279,6 +288,7 @@ void store_rename(struct store *s, struct entry *src, const char *dst, size_t dl
     const char *skey = entry_key(src, &sklen);
     if (sklen == dlen && (dlen == 0 || memcmp(skey, dst, dlen) == 0))
         return;
+    snap_before_change(s, src); /* src's entry is freed below, not through unlink_free */
     uint64_t h = dict_hash(&s->d, dst, dlen);
     struct entry **pp = dict_find(&s->d, dst, dlen, h);
     if (pp) {
@@ -292,7 +302,7 @@ void store_rename(struct store *s, struct entry *src, const char *dst, size_t dl
     size_t area = ent_varea(src);
     struct entry *n = store_ent_alloc(dst, dlen, ent_tag(h), area);
     memcpy(ent_val(n), ent_cval(src), area);
-    n->meta = src->meta;
+    n->meta = (uint8_t)((src->meta & ~ENT_SNAP_BIT) | snap_new_meta(s));
     n->vlen = src->vlen;
     n->atime = src->atime;
     int64_t expire = src->expire;
@@ -320,8 +330,10 @@ struct entry *store_random(struct store *s)
         struct entry **pp = store_dict_random(&s->d, &s->rng);
         if (!pp)
             return NULL;
-        if (!ent_expired(s, *pp))
+        if (!ent_expired(s, *pp)) {
+            snap_before_change(s, *pp);
             return *pp;
+        }
         store_expire_at(s, pp);
     }
     struct entry *found = NULL;
@@ -339,6 +351,8 @@ struct entry *store_random(struct store *s)
         }
     }
     store_dict_check_resize(&s->d);
+    if (found)
+        snap_before_change(s, found);
     return found;
 }
 
@@ -357,6 +371,7 @@ static void scan_visit(struct entry **pp, void *arg)
             store_expire_at(c->s, pp); /* *pp is now the next entry */
             continue;
         }
+        snap_before_change(c->s, e);
         c->fn(e, c->arg);
         pp = &e->next;
     }
@@ -381,6 +396,9 @@ uint64_t store_scan(struct store *s, uint64_t cursor, unsigned count,
 
 void store_rehash_step(struct store *s, uint64_t budget_us)
 {
+    /* An aborted snapshot's walk finishes here (see snapshot.c). */
+    if (s->snap && !s->snap_fn)
+        store_snap_drain(s, budget_us);
     /* Deletes by expiry do not start a shrink themselves; the tick does. */
     store_dict_check_resize(&s->d);
     if (!dict_rehashing(&s->d))

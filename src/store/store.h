@@ -140,4 +140,30 @@ void store_set_expire_hook(struct store *s, void (*fn)(void *arg, const struct e
 void store_set_new_hook(struct store *s, void (*fn)(void *arg, const char *key, size_t klen),
                         void *arg);
 
+/* ---- Point-in-time snapshot (DESIGN.md section 10) ----
+ * store_snapshot_begin starts a snapshot of the keyspace as it is now. From then on,
+ * fn is called exactly once for every key that existed at begin (expired-but-present
+ * ones included, as they are in the table), with the entry as it was at begin:
+ * either by store_snapshot_step as the walk reaches it, or earlier, just before
+ * anything changes or deletes it (a write, an expiry, a rename, a flush...). Keys
+ * created after begin are never passed. fn must not change the store.
+ * Beginning while a snapshot runs aborts that one first. Begin between commands: a
+ * value changed after begin must have been looked up after begin (an entry pointer
+ * taken before and used to change a value after escapes the snapshot). No value is
+ * copied; a flush during a snapshot hands the old table over to the walk, which frees
+ * it as it goes (its memory is held until then, as a forked child would hold it). */
+void store_snapshot_begin(struct store *s, void (*fn)(void *arg, const struct entry *e),
+                          void *arg);
+/* Walk on: pass up to `budget` more entries (or visit that many buckets' worth);
+ * true when every key of the snapshot has been passed (the snapshot is then over
+ * and fn will not be called again). True as well when no snapshot runs. */
+bool store_snapshot_step(struct store *s, size_t budget);
+bool store_snapshot_active(const struct store *s);
+/* Stop without finishing (fn is not called again). The walk's bookkeeping finishes in
+ * the background (store_rehash_step) or, at the latest, at the next begin. */
+void store_snapshot_abort(struct store *s);
+/* Keys and keys with a TTL at begin (for RDB's RESIZEDB), valid while active; 0 and 0
+ * when no snapshot runs. */
+void store_snapshot_counts(const struct store *s, uint64_t *keys, uint64_t *expires);
+
 #endif
