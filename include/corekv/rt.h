@@ -149,6 +149,12 @@ struct rt_commands {
      * non-empty list, say). Must not change anything. May be NULL when no command
      * waits. */
     bool (*key_ready)(void *shard, const char *key, size_t len, unsigned kind);
+    /* Once per loop iteration, after the iteration's commands ran and before any reply
+     * leaves the shard (to a socket or to another shard): the place to make durable what
+     * those replies acknowledge (an append-only log's group commit). Returns true while
+     * the command set has background work left (a snapshot being written, say): the
+     * shard then keeps iterating instead of parking. May be NULL. */
+    bool (*before_flush)(void *shard);
 };
 
 enum rt_io { RT_IO_AUTO, RT_IO_EPOLL, RT_IO_URING };

@@ -18,6 +18,7 @@
 #include "store/store.h"
 
 struct watch_table;
+struct persist_shard;
 
 /* Per-shard context of the command set (the runtime's void *shard). */
 struct cmd_shard {
@@ -25,12 +26,26 @@ struct cmd_shard {
     struct store *store;
     struct watch_table *watches; /* WATCH versions of this shard's keys (watch.h) */
     uint64_t dirty; /* changes since start (INFO rdb_changes_since_last_save) */
+    struct persist_shard *persist; /* this shard's log and snapshot state (persist.h) */
+    /* Effects go to the append-only log (appendonly yes, loading over). */
+    bool logging;
+    /* Set by the post-write hook during an exec, and by cmd_log_effect: whether the
+     * command wrote, and whether it logged its own effect records. */
+    bool exec_wrote, exec_logged;
 };
 
 /* The one post-write hook (DESIGN.md section 8): every change to a key, by any command,
  * calls this once per key changed, on the owning shard, after the change. `event` is
  * the keyspace-notification event name Redis uses ("set", "del", "expire", ...). */
 void cmd_key_written(struct cmd_shard *cs, const char *key, size_t klen, const char *event);
+
+/* The append-only log's record of a change (DESIGN.md section 8). A write command or an
+ * internal part whose exec called cmd_key_written is logged as its argv, verbatim, after
+ * the exec. An exec whose argv would not mean the same at replay (a relative TTL, a
+ * random pick, a client's blocking wait) calls this instead with the records that do:
+ * each call appends one, and the argv is then not logged. Replay runs records in order
+ * on the owning shard, with no client and with the clock stopped (nothing expires). */
+void cmd_log_effect(struct cmd_shard *cs, int argc, const rt_str *argv);
 
 struct cmd_def {
     const char *name;       /* lower case */
@@ -63,6 +78,7 @@ extern const struct cmd_def cmd_sets_table[];
 extern const struct cmd_def cmd_zsets_table[];
 extern const struct cmd_def cmd_sort_table[];
 extern const struct cmd_def cmd_zsets_algebra_table[];
+extern const struct cmd_def cmd_persist_table[];
 
 /* The connection hooks of MULTI/WATCH (multi.c), for struct rt_commands. */
 void multi_client_close(void *shard, struct rt_client *c);

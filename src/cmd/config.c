@@ -17,6 +17,7 @@
 #include "base/numfmt.h"
 #include "cmd/cmd.h"
 #include "cmd/notify.h"
+#include "cmd/persist.h"
 #include "cmd/server.h"
 #include "cmd/split.h"
 #include "store/object.h"
@@ -34,8 +35,9 @@ enum kind {
 };
 
 /* S_LIMIT / G_LIMIT: an encoding threshold of store/object.h (param.lim). */
-enum setter { S_NONE, S_HZ, S_MAXCLIENTS, S_BULK, S_QBUF, S_LIMIT, S_NOTIFY, S_COBL };
-enum getter { G_FIXED, G_PORT, G_BIND, G_HZ, G_MAXCLIENTS, G_BULK, G_QBUF, G_DIR, G_LIMIT, G_NOTIFY, G_COBL };
+enum setter { S_NONE, S_HZ, S_MAXCLIENTS, S_BULK, S_QBUF, S_LIMIT, S_NOTIFY, S_COBL, S_PERSIST };
+enum getter { G_FIXED, G_PORT, G_BIND, G_HZ, G_MAXCLIENTS, G_BULK, G_QBUF, G_LIMIT, G_NOTIFY, G_COBL,
+              G_PERSIST };
 
 struct param {
     const char *name;
@@ -63,9 +65,22 @@ static const struct param params[] = {
     {"maxclients", K_UINT, false, 1, UINT_MAX, NULL, G_MAXCLIENTS, S_MAXCLIENTS, NULL, 0},
     {"proto-max-bulk-len", K_MEM, false, MB, LLONG_MAX, NULL, G_BULK, S_BULK, NULL, 0},
     {"client-query-buffer-limit", K_UMEM, false, MB, LLONG_MAX, NULL, G_QBUF, S_QBUF, NULL, 0},
-    {"save", K_STR, false, 0, 0, NULL, G_FIXED, S_NONE, "", 0},
-    {"appendonly", K_BOOL, false, 0, 0, NULL, G_FIXED, S_NONE, "no", 0},
-    {"appendfsync", K_ENUM, false, 0, 0, fsyncs, G_FIXED, S_NONE, "everysec", 0},
+    /* Persistence (persist_config.c checks and holds them). */
+#define PERSIST(nm, kind, immutable) {nm, kind, immutable, 0, 0, NULL, G_PERSIST, S_PERSIST, NULL, 0}
+    PERSIST("save", K_STR, false),
+    PERSIST("appendonly", K_BOOL, false),
+    {"appendfsync", K_ENUM, false, 0, 0, fsyncs, G_PERSIST, S_PERSIST, NULL, 0},
+    PERSIST("dir", K_STR, false),
+    PERSIST("dbfilename", K_STR, false),
+    PERSIST("appendfilename", K_STR, true),
+    PERSIST("appenddirname", K_STR, true),
+    PERSIST("aof-load-truncated", K_BOOL, false),
+    PERSIST("auto-aof-rewrite-percentage", K_STR, false),
+    PERSIST("auto-aof-rewrite-min-size", K_STR, false),
+    PERSIST("rdbcompression", K_BOOL, false),
+    PERSIST("rdbchecksum", K_BOOL, false),
+#undef PERSIST
+    {"aof-use-rdb-preamble", K_BOOL, false, 0, 0, NULL, G_FIXED, S_NONE, "yes", 0},
     {"databases", K_INT, true, 1, INT_MAX, NULL, G_FIXED, S_NONE, "1", 0},
     {"maxmemory", K_UMEM, false, 0, ULLONG_MAX, NULL, G_FIXED, S_NONE, "0", 0},
     {"maxmemory-policy", K_ENUM, false, 0, 0, policies, G_FIXED, S_NONE, "noeviction", 0},
@@ -73,8 +88,6 @@ static const struct param params[] = {
     {"daemonize", K_BOOL, true, 0, 0, NULL, G_FIXED, S_NONE, "no", 0},
     {"io-threads", K_INT, true, 1, 128, NULL, G_FIXED, S_NONE, "1", 0},
     {"cluster-enabled", K_BOOL, true, 0, 0, NULL, G_FIXED, S_NONE, "no", 0},
-    {"dir", K_STR, true, 0, 0, NULL, G_DIR, S_NONE, NULL, 0},
-    {"dbfilename", K_STR, true, 0, 0, NULL, G_FIXED, S_NONE, "dump.rdb", 0},
     {"client-output-buffer-limit", K_COBL, false, 0, 0, NULL, G_COBL, S_COBL, NULL, 0},
     {"notify-keyspace-events", K_NOTIFY, false, 0, 0, NULL, G_NOTIFY, S_NOTIFY, NULL, 0},
     /* Encoding thresholds, with Redis 7's types and ranges: entry counts are integers,
@@ -110,10 +123,7 @@ static void param_value(const struct param *p, const struct rt_options *o, char 
     case G_MAXCLIENTS: snprintf(out, n, "%u", o->maxclients); break;
     case G_BULK: snprintf(out, n, "%llu", (unsigned long long)o->proto_max_bulk_len); break;
     case G_QBUF: snprintf(out, n, "%llu", (unsigned long long)o->query_buffer_limit); break;
-    case G_DIR:
-        if (!getcwd(out, n))
-            snprintf(out, n, "%s", "");
-        break;
+    case G_PERSIST: persist_config_get(p->name, out, n); break;
     case G_LIMIT: snprintf(out, n, "%lld", (long long)obj_limit(p->lim)); break;
     case G_COBL: break; /* needs the runtime: cobl_format */
     case G_NOTIFY: {
@@ -340,6 +350,12 @@ static const char *parse_value(const struct param *p, const rt_str *v, uint64_t 
         }
         return msg;
     case K_STR:
+        if (p->set == S_PERSIST) {
+            const char *why = persist_config_check(p->name, v->ptr, v->len);
+            if (why)
+                snprintf(msg, msglen, "%s", why);
+            return why ? msg : NULL;
+        }
         return NULL;
     case K_COBL:
         return cobl_apply(NULL, v);
@@ -387,6 +403,7 @@ static bool apply(struct rt *rt, const struct param *p, uint64_t v)
     case S_LIMIT: obj_limit_set(p->lim, (int64_t)v); return true; /* range checked */
     case S_NOTIFY: notify_set_flags((int)v); return true; /* parsed */
     case S_COBL: return true; /* cobl_apply, with the value */
+    case S_PERSIST: return true; /* persist_config_set, with the value */
     case S_NONE: return true;
     }
     return false;
@@ -477,8 +494,10 @@ static void config_set(struct rt_call *call)
     struct cobl_saved cobl_before;
     cobl_save(rt, &cobl_before);
     for (int i = 0; i < n; i++) {
-        bool ok = set[i]->set == S_COBL ? !cobl_apply(rt, &call->argv[3 + 2 * i])
-                                        : apply(rt, set[i], nums[i]);
+        const rt_str *v = &call->argv[3 + 2 * i];
+        if (set[i]->set == S_PERSIST)
+            persist_config_set(set[i]->name, v->ptr, v->len);
+        bool ok = set[i]->set == S_COBL ? !cobl_apply(rt, v) : apply(rt, set[i], nums[i]);
         if (!ok) {
             restore(rt, &before, lims);
             notify_set_flags(notify_before);

@@ -24,6 +24,7 @@
 
 #include "base/clock.h"
 #include "cmd/cmd.h"
+#include "cmd/persist.h"
 #include "cmd/pubsub.h"
 #include "cmd/server.h"
 
@@ -374,18 +375,7 @@ static void sec_body(struct buf *o, int bit, struct rt *rt, const struct rt_opti
                    (unsigned long long)f[F_BLOCKED]);
         break;
     case SEC_MEMORY: sec_memory(o); break;
-    case SEC_PERSISTENCE:
-        buf_printf(o,
-                   "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:%llu\r\n"
-                   "rdb_bgsave_in_progress:0\r\nrdb_last_save_time:%lld\r\n"
-                   "rdb_last_bgsave_status:ok\r\nrdb_last_bgsave_time_sec:-1\r\n"
-                   "rdb_current_bgsave_time_sec:-1\r\nrdb_saves:0\r\naof_enabled:0\r\n"
-                   "aof_rewrite_in_progress:0\r\naof_rewrite_scheduled:0\r\n"
-                   "aof_last_rewrite_time_sec:-1\r\naof_current_rewrite_time_sec:-1\r\n"
-                   "aof_last_bgrewrite_status:ok\r\naof_rewrites:0\r\n"
-                   "aof_last_write_status:ok\r\n",
-                   (unsigned long long)f[F_DIRTY], (long long)cmd_start_unix_s());
-        break;
+    case SEC_PERSISTENCE: persist_info(o, nshards, f[F_DIRTY]); break;
     case SEC_STATS: sec_stats(o, f); break;
     case SEC_REPLICATION:
         buf_printf(o,

@@ -13,6 +13,7 @@
 #include "base/clock.h"
 #include "base/numfmt.h"
 #include "cmd/cmd.h"
+#include "cmd/persist.h"
 #include "cmd/server.h"
 #include "cmd/split.h"
 #include "cmd/watch.h"
@@ -113,11 +114,9 @@ static void cmd_time(struct rt_call *call)
     resp_bulk_i64(call->out, us % 1000000);
 }
 
-/* Nothing is saved yet: the last save is the start of the process. */
-static void cmd_lastsave(struct rt_call *call) { resp_int(call->out, cmd_start_unix_s()); }
-
-/* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. There is no persistence yet, so every
- * form stops at once. As in Redis, success has no reply: the connection just closes. */
+/* SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: every shard stops, writes and syncs its
+ * log, and saves a snapshot when SAVE is given or save rules are set (not with NOSAVE).
+ * As in Redis, success has no reply: the connection just closes. */
 static void cmd_shutdown(struct rt_call *call)
 {
     bool save = false, nosave = false, abort_ = false;
@@ -144,6 +143,7 @@ static void cmd_shutdown(struct rt_call *call)
         resp_error(call->out, "ERR No shutdown in progress.");
         return;
     }
+    persist_set_shutdown_save(nosave ? -1 : save ? 1 : 0);
     rt_stop(rt_of(call->rt_shard));
 }
 
@@ -223,6 +223,7 @@ static void cmd_flush_exec(struct rt_call *call)
     size_t n = store_count(cs->store);
     store_flush(cs->store);
     cs->dirty += n;
+    cs->exec_wrote = true; /* logged as the command itself: one record empties the shard */
     resp_ok(call->out);
 }
 
@@ -288,8 +289,6 @@ const struct cmd_def cmd_server_table[] = {
      "O(N) where N is the total number of keys in all databases"},
     {"time", 1, "loading stale fast", "@fast", CMD_ORIGIN(cmd_time), "server", "2.6.0",
      "Return the current server time", "O(1)"},
-    {"lastsave", 1, "loading stale fast", "@admin @fast @dangerous", CMD_ORIGIN(cmd_lastsave),
-     "server", "1.0.0", "Get the UNIX time stamp of the last successful save to disk", "O(1)"},
     {"shutdown", -1, "admin noscript loading stale no_multi allow_busy", "@admin @slow @dangerous",
      CMD_ORIGIN(cmd_shutdown), "server", "1.0.0",
      "Synchronously save the dataset to disk and then shut down the server",

@@ -23,6 +23,7 @@
 #include "cmd/keys.h"
 #include "cmd/pubsub.h"
 #include "cmd/notify.h"
+#include "cmd/persist.h"
 #include "cmd/server.h"
 #include "cmd/watch.h"
 
@@ -40,6 +41,7 @@ static const struct cmd_def *const families[] = {
     cmd_zsets_algebra_table,
     cmd_pubsub_table,
     cmd_blocking_table,
+    cmd_persist_table,
 };
 
 /* Container commands and their subcommands (named "parent|sub"). */
@@ -65,6 +67,8 @@ static struct {
     uint8_t *name_len;
     uint32_t *sub_first;  /* per indexed def: index of its first subcommand */
     uint32_t *nsubs;      /* per indexed def: how many */
+    /* per def: the table's exec, when rt.exec is exec_logged wrapping it */
+    void (**exec_inner)(struct rt_call *call);
     const char **sub;     /* per subcommand: its word, after the '|' */
     size_t ndefs, npublic, nindexed;
     uint32_t *slots;      /* def index + 1; 0 = empty */
@@ -110,6 +114,26 @@ static void *xcalloc(size_t n, size_t size)
     return p;
 }
 
+/* Every write and internal command runs through here, so the log sees each change once
+ * (cmd.h cmd_log_effect). An exec may run another command's exec (EXEC's commands): the
+ * inner one logs itself, and the outer one's state is restored around it. */
+static void exec_logged(struct rt_call *call)
+{
+    struct cmd_shard *cs = cmd_shard(call);
+    void (*exec)(struct rt_call *) = g.exec_inner[cmd_def_of(call->cmd) - g.defs];
+    if (!cs->logging) {
+        exec(call);
+        return;
+    }
+    bool wrote = cs->exec_wrote, logged = cs->exec_logged;
+    cs->exec_wrote = cs->exec_logged = false;
+    exec(call);
+    if (cs->exec_wrote && !cs->exec_logged)
+        persist_log_argv(cs, call->argc, call->argv);
+    cs->exec_wrote = wrote;
+    cs->exec_logged = logged;
+}
+
 static void add_def(const struct cmd_def *src)
 {
     struct cmd_def *d = &g.defs[g.ndefs];
@@ -117,6 +141,10 @@ static void add_def(const struct cmd_def *src)
     d->rt.name = d->name; /* what CLIENT LIST shows as cmd= */
     if (has_word(d->flags, "write"))
         d->rt.flags |= RT_CMD_WRITE;
+    if (d->rt.exec && (d->rt.flags & (RT_CMD_WRITE | RT_CMD_INTERNAL))) {
+        g.exec_inner[g.ndefs] = d->rt.exec;
+        d->rt.exec = exec_logged;
+    }
     size_t n = strlen(d->name);
     if (n == 0 || n > NAME_MAX_LEN) {
         fprintf(stderr, "corekv: bad command name '%s' in a command table\n", d->name);
@@ -181,6 +209,7 @@ static void init(void)
     g.name_len = xcalloc(total, sizeof *g.name_len);
     g.sub_first = xcalloc(total, sizeof *g.sub_first);
     g.nsubs = xcalloc(total, sizeof *g.nsubs);
+    g.exec_inner = xcalloc(total, sizeof *g.exec_inner);
     g.sub = xcalloc(total, sizeof *g.sub);
 
     for (int internal = 0; internal < 2; internal++) {
@@ -296,9 +325,15 @@ static const struct rt_cmd *cmd_resolve(void *shard, const rt_str *argv, int arg
 /* Expiry deletes keys behind the commands' backs: route it through the one hook. */
 static void on_expired(void *arg, const struct entry *e)
 {
+    struct cmd_shard *cs = arg;
     size_t klen;
     const char *key = entry_key(e, &klen);
-    cmd_key_written(arg, key, klen, "expired");
+    /* Logged as a DEL of its own, ahead of the record of a command that met the key
+     * expired; the command itself did not write because of it. */
+    persist_log_del(cs, key, klen);
+    bool wrote = cs->exec_wrote;
+    cmd_key_written(cs, key, klen, "expired");
+    cs->exec_wrote = wrote;
 }
 
 static void *cmd_shard_init(struct rt_shard *sh)
@@ -314,12 +349,14 @@ static void *cmd_shard_init(struct rt_shard *sh)
     store_set_expire_hook(x->cs.store, on_expired, &x->cs);
     store_set_new_hook(x->cs.store, notify_new_key, &x->cs);
     store_set_miss_hook(x->cs.store, notify_key_miss, &x->cs);
+    persist_shard_init(&x->cs);
     return &x->cs;
 }
 
 static void cmd_shard_fini(void *shard)
 {
     struct cmd_shard *cs = shard;
+    persist_shard_fini(cs);
     pubsub_shard_fini(cs);
     store_free(cs->store);
     watch_table_free(cs->watches);
@@ -348,6 +385,7 @@ static void cmd_tick(void *shard)
     if (!rt_shard_locked(cs->sh))
         store_expire_cycle(cs->store, budget);
     store_rehash_step(cs->store, 1000);
+    persist_tick(cs);
     cmd_stats_tick(cmd_ext(cs));
 }
 
@@ -366,6 +404,7 @@ const struct rt_commands cmd_commands = {
     .client_close = client_state_close,
     .intercept = client_state_intercept,
     .key_ready = blocking_key_ready,
+    .before_flush = persist_before_flush,
 };
 
 /* The post-write hook. Contract: every change to a key, by any command, an expiry, an
@@ -378,6 +417,7 @@ const struct rt_commands cmd_commands = {
 void cmd_key_written(struct cmd_shard *cs, const char *key, size_t klen, const char *event)
 {
     cs->dirty++;
+    cs->exec_wrote = true;
     watch_touch(cs->watches, key, klen);
     rt_key_written(cs->sh, key, klen);
     notify_key_event(cs, key, klen, event);

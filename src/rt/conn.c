@@ -225,8 +225,6 @@ static bool conn_write(struct rt_shard *sh, struct rt_client *c)
     return true;
 }
 
-void conn_writable(struct rt_shard *sh, struct rt_client *c) { conn_write(sh, c); }
-
 void conn_flush_dirty(struct rt_shard *sh)
 {
     for (size_t i = 0; i < sh->ndirty; i++) {

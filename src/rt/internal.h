@@ -376,7 +376,6 @@ void net_describe(int fd, bool peer, char *out, size_t len);
 /* conn.c */
 void conn_accept(struct rt_shard *sh);
 void conn_readable(struct rt_shard *sh, struct rt_client *c);
-void conn_writable(struct rt_shard *sh, struct rt_client *c);
 void conn_mark_dirty(struct rt_shard *sh, struct rt_client *c);
 void conn_flush_dirty(struct rt_shard *sh);
 void conn_close(struct rt_shard *sh, struct rt_client *c);

@@ -41,8 +41,10 @@ static void handle_events(struct rt_shard *sh, int nev)
             if (sh->conns[slot] != c)
                 continue;
         }
+        /* Written with the other dirty connections at the end of the iteration, after
+         * before_flush made durable what the replies acknowledge. */
         if (ev->events & EPOLLOUT)
-            conn_writable(sh, c);
+            conn_mark_dirty(sh, c);
     }
 }
 
@@ -126,6 +128,8 @@ void *shard_main(void *arg)
         wait_run(sh);
         if (sh->nresume)
             conn_run_resumed(sh);
+        if (rt->cmds->before_flush && rt->cmds->before_flush(sh->ctx))
+            work = true;
         lane_flush(sh);
         conn_flush_dirty(sh);
         lane_wake(sh);

@@ -10,6 +10,7 @@
 
 #include "base/log.h"
 #include "cmd/cmd.h"
+#include "cmd/persist.h"
 
 #define COREKV_VERSION "0.1.0"
 
@@ -45,6 +46,16 @@ static void usage(FILE *f)
             "                              largest unparsed input per client (default 1gb)\n"
             "  --loglevel debug|verbose|notice|warning\n"
             "                              (default notice)\n"
+            "  --dir PATH                  where snapshots and the append-only log live\n"
+            "                              (default: the working directory)\n"
+            "  --appendonly yes|no         keep an append-only log per shard (default no)\n"
+            "  --appendfsync always|everysec|no\n"
+            "                              when the log is fsynced (default everysec)\n"
+            "  --save \"SECS CHANGES ...\"   snapshot rules, \"\" for none (default\n"
+            "                              \"3600 1 300 100 60 10000\")\n"
+            "  --dbfilename, --appendfilename, --appenddirname, --aof-load-truncated,\n"
+            "  --auto-aof-rewrite-percentage, --auto-aof-rewrite-min-size, --rdbcompression,\n"
+            "  --rdbchecksum               as the CONFIG parameters of the same names\n"
             "  --help                      show this help\n"
             "  --version                   show the version\n"
             "\n"
@@ -128,6 +139,19 @@ static int parse_args(int argc, char **argv, struct rt_options *o)
         bool known = false;
         for (size_t k = 0; k < sizeof with_value / sizeof with_value[0]; k++)
             known |= !strcmp(a, with_value[k]);
+        /* Persistence settings take CONFIG's names: --appendonly yes, --save "". */
+        if (!known && !strncmp(a, "--", 2) && persist_config_has(a + 2)) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "corekv: option %s needs a value\n", a);
+                return 2;
+            }
+            const char *v = argv[++i];
+            const char *why = persist_config_check(a + 2, v, strlen(v));
+            if (why)
+                return bad_value(a, v, why);
+            persist_config_set(a + 2, v, strlen(v));
+            continue;
+        }
         if (!known) {
             fprintf(stderr, "corekv: unknown option '%s' (see --help)\n", a);
             return 2;

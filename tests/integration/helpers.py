@@ -392,8 +392,9 @@ class Server:
             return [self.binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                     "--appendonly", "no", "--databases", "1", "--daemonize", "no",
                     "--logfile", ""] + self.extra
+        # No save rules unless a test asks, as for the reference redis-server above.
         return [self.binary, "--port", str(port), "--bind", "127.0.0.1",
-                "--shards", str(self.shards)] + self.extra
+                "--shards", str(self.shards), "--save", ""] + self.extra
 
     def start(self, timeout=20.0):
         last_err = None
