@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "base/numfmt.h"
+#include "cmd/effect.h"
 #include "cmd/lists.h"
 #include "cmd/zsets.h"
 
@@ -104,6 +105,29 @@ void bargs_reply_nil(struct buf *out, const struct bargs *a, int proto, bool tim
 
 /* ---- Trying ---- */
 
+/* The log records a pop as the non-blocking command that does the same (as Redis
+ * propagates a served BLPOP as LPOP): replayed without a client, a blocking command
+ * could neither wait nor be told which key served it. */
+static void log_pop(struct rt_call *call, const char *verb, const rt_str *k, size_t n)
+{
+    char nb[NUMFMT_I64_MAX];
+    rt_str a[3] = {effect_word(verb), *k, {nb, (size_t)i64_to_str(nb, (int64_t)n)}};
+    effect_log(cmd_shard(call), 3, a);
+}
+
+/* LMOVE src dst from to, after lists_lmove_generic replied from `at` in call->out: only
+ * when it moved an element (a bulk reply, not WRONGTYPE for the destination). */
+static void log_move(struct rt_call *call, size_t at, enum list_end from, enum list_end to)
+{
+    const struct buf *o = call->out;
+    if (o->len < at + 2 || o->data[at] != '$' || o->data[at + 1] == '-')
+        return;
+    rt_str a[5] = {effect_word("LMOVE"), call->argv[1], call->argv[2],
+                   effect_word(from == LIST_HEAD ? "LEFT" : "RIGHT"),
+                   effect_word(to == LIST_HEAD ? "LEFT" : "RIGHT")};
+    effect_log(cmd_shard(call), 5, a);
+}
+
 /* The first non-empty key, popped into the reply; false when there is none. True after
  * replying WRONGTYPE too. */
 static bool try_lists(struct rt_call *call, const struct bargs *a)
@@ -123,6 +147,7 @@ static bool try_lists(struct rt_call *call, const struct bargs *a)
         if (a->count >= 0)
             resp_array(call->out, (int64_t)n);
         lists_pop_reply(cmd_shard(call), k, e, a->where, n, call->out);
+        log_pop(call, a->where == LIST_HEAD ? "LPOP" : "RPOP", k, n);
         return true;
     }
     return false;
@@ -143,8 +168,10 @@ static bool try_zsets(struct rt_call *call, const struct bargs *a)
         /* BZPOPMIN: *3 [key, member, score]; BZMPOP: *2 [key, *n [member, score]...]. */
         resp_array(call->out, mpop ? 2 : 3);
         resp_bulk(call->out, k->ptr, k->len);
-        zsets_pop_members(cmd_shard(call), k, e, &z, a->max, mpop ? a->count : 1, call->out,
-                          call->proto, mpop, mpop);
+        size_t n = zsets_pop_members(cmd_shard(call), k, e, &z, a->max, mpop ? a->count : 1,
+                                     call->out, call->proto, mpop, mpop);
+        if (n)
+            log_pop(call, a->max ? "ZPOPMAX" : "ZPOPMIN", k, n);
         return true;
     }
     return false;
@@ -160,7 +187,9 @@ static bool try_move(struct rt_call *call, const struct bargs *a)
         return true;
     if (!e)
         return false;
+    size_t at = call->out->len;
     lists_lmove_generic(call, a->where, a->to);
+    log_move(call, at, a->where, a->to);
     return true;
 }
 
@@ -208,7 +237,9 @@ static void bmove_part_exec(struct rt_call *call)
         resp_array(call->out, 0);
         return;
     }
+    size_t at = call->out->len;
     lists_lmove_generic(call, from, to);
+    log_move(call, at, from, to);
 }
 
 /* ---- Readiness ---- */

@@ -6,6 +6,7 @@
 #include <math.h>
 
 #include "base/numfmt.h"
+#include "cmd/effect.h"
 
 int hcmd_lookup(struct rt_call *call, const rt_str *key, bool write, struct entry **e,
                 struct hash_val *h)
@@ -209,6 +210,10 @@ static void hincrbyfloat_exec(struct rt_call *call)
     hcmd_store(cs, &argv[1], e, &h);
     resp_bulk(call->out, buf, (size_t)n);
     cmd_key_written(cs, argv[1].ptr, argv[1].len, "hincrbyfloat");
+    /* The result, not the increment (as Redis propagates it): long double arithmetic
+     * and its formatting may differ where the log is replayed. */
+    rt_str rec[4] = {effect_word("HSET"), argv[1], argv[2], {buf, (size_t)n}};
+    effect_log(cs, 4, rec);
 }
 
 /* ---- The table ---- */

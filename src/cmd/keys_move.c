@@ -11,6 +11,7 @@
 #include <limits.h>
 
 #include "base/numfmt.h"
+#include "cmd/effect.h"
 #include "cmd/typed.h"
 
 static bool same_key(const rt_str *a, const rt_str *b)
@@ -185,9 +186,12 @@ void keys_irestore_exec(struct rt_call *call)
     }
     if (ttl != STORE_NO_TTL && ttl <= store_now(cs->store)) {
         /* The deadline passed while the value travelled: it arrives already expired,
-         * so the destination ends up absent (it is still replaced). */
-        if (store_delete(cs->store, k->ptr, k->len))
+         * so the destination ends up absent (it is still replaced). Logged as the DEL it
+         * is: replay's stopped clock would restore the value. */
+        if (store_delete(cs->store, k->ptr, k->len)) {
             cmd_key_written(cs, k->ptr, k->len, event);
+            effect_log_key(cs, "DEL", k);
+        }
         resp_ok(call->out);
         return;
     }

@@ -5,6 +5,7 @@
 #include "cmd/keys.h"
 
 #include "base/numfmt.h"
+#include "cmd/effect.h"
 
 enum {
     EXP_NX = 1 << 0,
@@ -92,13 +93,17 @@ static void expire_generic(struct rt_call *call, bool relative, bool seconds, co
         resp_int(call->out, 0);
         return;
     }
+    /* Logged as what happened, with an absolute time: a relative one would restart at
+     * replay, and replay's stopped clock would not see a deadline already past. */
     if (when <= now) {
         /* A deadline already past deletes the key now (Redis propagates it as DEL). */
         store_delete_entry(cs->store, e);
         cmd_key_written(cs, k->ptr, k->len, "del");
+        effect_log_key(cs, "DEL", k);
     } else {
         store_set_expire(cs->store, e, when);
         cmd_key_written(cs, k->ptr, k->len, "expire");
+        effect_log_pexpireat(cs, k, when);
     }
     resp_int(call->out, 1);
 }

@@ -5,6 +5,7 @@
 #include "cmd/sets.h"
 
 #include "base/glob.h"
+#include "cmd/effect.h"
 
 /* SRANDMEMBER with a negative count answers |count| members with repeats. Redis streams
  * them until the client is dropped; corekv builds a reply in memory, so it refuses a
@@ -148,8 +149,10 @@ static bool take_next(size_t need, size_t left)
 }
 
 /* SPOP key count with count < size. Few to pop: pop them one by one. Most of the set:
- * draw the members that stay into a new set, reply with the rest, and replace. */
-static void spop_some(struct rt_call *call, struct entry *e, struct set_val *s, size_t count)
+ * draw the members that stay into a new set, reply with the rest, and replace. Every
+ * member popped also goes to fx, the log's SREM. */
+static void spop_some(struct rt_call *call, struct entry *e, struct set_val *s, size_t count,
+                      struct effect *fx)
 {
     size_t size = set_card(s), remaining = size - count;
     struct buf *out = call->out;
@@ -160,6 +163,7 @@ static void spop_some(struct rt_call *call, struct entry *e, struct set_val *s, 
             char *heap;
             set_pop_random(s, &m, &heap);
             reply_elem(out, &m);
+            effect_item(fx, m.s, m.len);
             free(heap);
         }
         entry_set_obj(e, s->enc, s->o);
@@ -178,6 +182,7 @@ static void spop_some(struct rt_call *call, struct entry *e, struct set_val *s, 
                 need--;
             } else {
                 reply_elem(out, &m);
+                effect_item(fx, m.s, m.len);
             }
             left--;
         }
@@ -192,6 +197,13 @@ static void spop_some(struct rt_call *call, struct entry *e, struct set_val *s, 
             free(heap);
         }
         sets_reply_members(out, s);
+        if (fx->cs) {
+            struct set_iter it;
+            set_iter_init(&it, s);
+            while (set_iter_next(&it, &m))
+                effect_item(fx, m.s, m.len);
+            set_iter_done(&it);
+        }
     }
     set_free(s);
     entry_set_obj(e, keep.enc, keep.o);
@@ -225,11 +237,17 @@ static void spop_exec(struct rt_call *call)
     struct set_val s = set_of(e);
     size_t size = set_card(&s);
     bool gone;
+    /* The log gets what was popped (SREM, which deletes the key when it empties the
+     * set), or DEL when the whole set went: a random pick replays differently. */
+    struct effect fx;
+    rt_str head[2] = {effect_word("SREM"), *k};
+    effect_begin(&fx, cs, 2, head);
     if (!with_count) {
         struct set_elem m;
         char *heap;
         set_pop_random(&s, &m, &heap);
         reply_elem(call->out, &m);
+        effect_item(&fx, m.s, m.len);
         free(heap);
         entry_set_obj(e, s.enc, s.o);
         gone = set_card(&s) == 0;
@@ -237,7 +255,7 @@ static void spop_exec(struct rt_call *call)
         reply_as_union(call->out, &s, call->proto);
         gone = true;
     } else {
-        spop_some(call, e, &s, (size_t)count);
+        spop_some(call, e, &s, (size_t)count, &fx);
         gone = false;
     }
     if (gone)
@@ -245,6 +263,9 @@ static void spop_exec(struct rt_call *call)
     cmd_key_written(cs, k->ptr, k->len, "spop");
     if (gone)
         cmd_key_written(cs, k->ptr, k->len, "del");
+    if (gone && with_count)
+        effect_log_key(cs, "DEL", k);
+    effect_end(&fx);
 }
 
 /* ---- SRANDMEMBER ---- */

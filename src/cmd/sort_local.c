@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cmd/effect.h"
 #include "cmd/server.h"
 #include "cmd/sort.h"
 #include "store/hash.h"
@@ -95,12 +96,16 @@ static void resolve_local(struct store *s, struct sort_job *j)
 }
 
 
-/* Make dst the list of items (or delete it when there are none); returns the count. */
+/* Make dst the list of items (or delete it when there are none); returns the count.
+ * The log gets the result (DEL, then RPUSH of the items) rather than the SORT: its order
+ * may depend on a set's iteration order, which differs from one run to the next. */
 static int64_t store_list(struct cmd_shard *cs, const rt_str *dst, const rt_str *items, size_t n)
 {
     if (!n) {
-        if (store_delete(cs->store, dst->ptr, dst->len))
+        if (store_delete(cs->store, dst->ptr, dst->len)) {
             cmd_key_written(cs, dst->ptr, dst->len, "del");
+            effect_log_key(cs, "DEL", dst);
+        }
         return 0;
     }
     /* Replaces an existing dst in place, as Redis's setKey (no "new" keyspace event). */
@@ -110,6 +115,13 @@ static int64_t store_list(struct cmd_shard *cs, const rt_str *dst, const rt_str 
         list_push(e, LIST_TAIL, items[i].ptr, items[i].len);
     }
     cmd_key_written(cs, dst->ptr, dst->len, "sortstore");
+    effect_log_key(cs, "DEL", dst);
+    struct effect fx;
+    rt_str head[2] = {effect_word("RPUSH"), *dst};
+    effect_begin(&fx, cs, 2, head);
+    for (size_t i = 0; i < n; i++)
+        effect_item(&fx, items[i].ptr, items[i].len);
+    effect_end(&fx);
     return (int64_t)n;
 }
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "base/numfmt.h"
+#include "cmd/effect.h"
 #include "cmd/notify.h"
 #include "cmd/strings_impl.h"
 
@@ -133,6 +134,24 @@ static void str_get(struct rt_call *call)
     get_generic(call, &e);
 }
 
+/* The log's record of a SET that happened: what it did, with the expiry as an absolute
+ * time (a relative one would restart at replay) and without the conditions (NX, XX,
+ * GET) that only decided whether it happens. */
+static void log_set(struct cmd_shard *cs, const rt_str *key, const rt_str *val, int64_t ms,
+                    bool keep_ttl)
+{
+    char t[NUMFMT_I64_MAX];
+    rt_str a[5] = {effect_word("SET"), *key, *val};
+    int argc = 3;
+    if (ms != STORE_NO_TTL) {
+        a[argc++] = effect_word("PXAT");
+        a[argc++] = (rt_str){t, (size_t)i64_to_str(t, ms)};
+    } else if (keep_ttl) {
+        a[argc++] = effect_word("KEEPTTL");
+    }
+    effect_log(cs, argc, a);
+}
+
 /* Redis's setGenericCommand. `expire` is validated before anything else happens;
  * ok/abort are the replies for success and for an NX/XX condition that failed. */
 static void set_generic(struct rt_call *call, unsigned flags, const rt_str *key,
@@ -165,6 +184,7 @@ static void set_generic(struct rt_call *call, unsigned flags, const rt_str *key,
     /* Redis notifies "set" and, with an expiry, "expire" too: one change for the hook,
      * two keyspace events. */
     cmd_key_written(cs, key->ptr, key->len, "set");
+    log_set(cs, key, val, ms, (flags & F_KEEPTTL) != 0);
     if (ms != STORE_NO_TTL)
         notify_key_event(cs, key->ptr, key->len, "expire");
     if (!(flags & F_GET)) {
@@ -231,6 +251,7 @@ static void str_getdel(struct rt_call *call)
     struct cmd_shard *cs = cmd_shard(call);
     store_delete_entry(cs->store, e);
     cmd_key_written(cs, call->argv[1].ptr, call->argv[1].len, "del");
+    effect_log_key(cs, "DEL", &call->argv[1]);
 }
 
 /* GETEX key [EX s|PX ms|EXAT s|PXAT ms|PERSIST]. Unlike SET, the key is looked up
@@ -261,12 +282,15 @@ static void str_getex(struct rt_call *call)
         /* An absolute time already past deletes the key (Redis: checkAlreadyExpired). */
         store_delete_entry(cs->store, e);
         cmd_key_written(cs, k->ptr, k->len, "del");
+        effect_log_key(cs, "DEL", k);
     } else if (expire) {
         store_set_expire(cs->store, e, ms);
         cmd_key_written(cs, k->ptr, k->len, "expire");
+        effect_log_pexpireat(cs, k, ms);
     } else if ((flags & F_PERSIST) && entry_expire(e) != STORE_NO_TTL) {
         store_set_expire(cs->store, e, STORE_NO_TTL);
         cmd_key_written(cs, k->ptr, k->len, "persist");
+        effect_log_key(cs, "PERSIST", k);
     }
 }
 

@@ -4,6 +4,7 @@
 #include <stdint.h>
 
 #include "base/numfmt.h"
+#include "cmd/effect.h"
 #include "cmd/strings_impl.h"
 
 /* Redis's incrDecrCommand: the key's value must parse strictly as an int64 and the
@@ -99,5 +100,9 @@ void str_incrbyfloat(struct rt_call *call)
     int n = ld_to_str_human(buf, sizeof buf, value);
     store_set_str(cs->store, k->ptr, k->len, buf, (size_t)n, STORE_NO_TTL, true);
     cmd_key_written(cs, k->ptr, k->len, "incrbyfloat");
+    /* The result, not the increment: long double arithmetic and its formatting may
+     * differ where the log is replayed (Redis propagates the same SET). */
+    rt_str rec[4] = {effect_word("SET"), *k, {buf, (size_t)n}, effect_word("KEEPTTL")};
+    effect_log(cs, 4, rec);
     resp_bulk(call->out, buf, (size_t)n);
 }
