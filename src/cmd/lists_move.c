@@ -7,7 +7,7 @@
  *                      element at its end); phase 1 decides with Redis's order of checks
  *                      (no source: nil, whatever the destination; then WRONGTYPE of the
  *                      source, then of the destination) and only then pushes onto the
- *                      destination and pops the source, in parallel; phase 2 replies.
+ *                      destination; phase 2 pops the source; phase 3 replies.
  *   LMPOP              phase 0 asks every key's type; phase 1 picks the first key in
  *                      argument order that is a list (WRONGTYPE if a key of another type
  *                      comes first) and pops there; phase 2 replies.
@@ -191,19 +191,27 @@ static void move_step(struct rt_txn *t, unsigned phase, bool lmove)
         }
         rt_str push[4] = {{"__lpush", 7}, *dst, end_word(st->to), {elem.str, elem.len}};
         rt_txn_part(t, st->dst_shard, 4, push);
+        return;
+    }
+    case 2: {
+        /* The pop follows the push's reply, which the destination's shard sends only once
+         * the push is in its log: a crash between the two leaves the element in both
+         * lists, never in neither (it was acknowledged to whoever pushed it). */
+        rt_str rp = rt_txn_result(t, 0);
+        size_t pos = 0;
+        struct resp_val v;
+        if (!resp_read(rp.ptr, rp.len, &pos, &v) || v.type != RESP_INT) {
+            txn_finish_bad(t, rp);
+            return;
+        }
         rt_str pop[4] = {{"__lpop", 6}, *src, end_word(st->from), {"1", 1}};
         rt_txn_part(t, st->src_shard, 4, pop);
         return;
     }
     default: {
-        rt_str rp = rt_txn_result(t, 0), ro = rt_txn_result(t, 1);
+        rt_str ro = rt_txn_result(t, 0);
         size_t pos = 0;
-        struct resp_val v, arr, el;
-        if (!resp_read(rp.ptr, rp.len, &pos, &v) || v.type != RESP_INT) {
-            txn_finish_bad(t, rp);
-            return;
-        }
-        pos = 0;
+        struct resp_val arr, el;
         if (!resp_read(ro.ptr, ro.len, &pos, &arr) || arr.type != RESP_ARRAY || arr.n != 1 ||
             !resp_read(ro.ptr, ro.len, &pos, &el) || el.type != RESP_BULK || el.n < 0) {
             txn_finish_bad(t, ro);

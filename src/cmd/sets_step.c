@@ -511,8 +511,10 @@ void sets_sdiff_step(struct rt_txn *t, unsigned phase) { alg_step(t, phase, K_DI
 void sets_sdiffstore_step(struct rt_txn *t, unsigned phase) { alg_step(t, phase, K_DIFF, true); }
 
 /* SMOVE across two shards: phase 0 reads (is the member in the source; is the
- * destination a set), phase 1 runs SREM and SADD on the owners (their events are
- * SMOVE's: srem, del when emptied, sadd when added), phase 2 replies :1. */
+ * destination a set), phase 1 runs SADD on the destination, phase 2 SREM on the source
+ * (their events are SMOVE's: srem, del when emptied, sadd when added), phase 3 replies
+ * :1. The removal waits for the addition to be in the destination's log: a crash
+ * between them leaves the member in both sets, never in neither. */
 void sets_smove_step(struct rt_txn *t, unsigned phase)
 {
     int argc;
@@ -544,10 +546,15 @@ void sets_smove_step(struct rt_txn *t, unsigned phase)
             finish_buf(t, b);
             return;
         }
-        rt_str srem[3] = {{"srem", 4}, *src, *m};
         rt_str sadd[3] = {{"sadd", 4}, *dst, *m};
-        rt_txn_part(t, ss, 3, srem);
         rt_txn_part(t, ds, 3, sadd);
+        return;
+    }
+    if (phase == 2) {
+        if (txn_finish_if_error(t))
+            return;
+        rt_str srem[3] = {{"srem", 4}, *src, *m};
+        rt_txn_part(t, ss, 3, srem);
         return;
     }
     if (txn_finish_if_error(t))
