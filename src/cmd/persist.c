@@ -48,6 +48,8 @@ void persist_log_argv(struct cmd_shard *cs, int argc, const rt_str *argv)
     if (!ps || !ps->aof)
         return;
     struct buf *b = aof_buffer(ps->aof);
+    if (ps->batch_records++ == 0)
+        ps->batch_start = b->len;
     buf_printf(b, "*%d\r\n", argc);
     for (int i = 0; i < argc; i++)
         put_bulk(b, argv[i].ptr, argv[i].len);
@@ -67,6 +69,26 @@ void cmd_log_effect(struct cmd_shard *cs, int argc, const rt_str *argv)
         return;
     persist_log_argv(cs, argc, argv);
     cs->exec_logged = true;
+}
+
+/* The records of one group commit go to the log as one MULTI ... EXEC block: the loader
+ * replays a block only when its EXEC is in the file, so a crash that tears the last
+ * write drops that batch whole (none of its replies had left) rather than half of a
+ * transaction or of a multi-key command. A lone record needs no block. */
+void persist_batch_close(struct persist_shard *ps)
+{
+    if (ps->batch_records >= 2) {
+        static const char multi[] = "*1\r\n$5\r\nMULTI\r\n";
+        static const char exec[] = "*1\r\n$4\r\nEXEC\r\n";
+        struct buf *b = aof_buffer(ps->aof);
+        size_t tail = b->len - ps->batch_start;
+        buf_reserve(b, sizeof multi - 1);
+        memmove(b->data + ps->batch_start + sizeof multi - 1, b->data + ps->batch_start, tail);
+        memcpy(b->data + ps->batch_start, multi, sizeof multi - 1);
+        b->len += sizeof multi - 1;
+        buf_append(b, exec, sizeof exec - 1);
+    }
+    ps->batch_records = 0;
 }
 
 /* ---- Snapshot jobs ---- */
@@ -117,6 +139,7 @@ bool persist_job_start(struct persist_shard *ps, enum job_kind kind, char *err, 
             snprintf(err, errlen, "the append only file is not enabled");
             return false;
         }
+        persist_batch_close(ps); /* a block never spans two files */
         if (!aof_rewrite_begin(ps->aof, path, sizeof path, err, errlen))
             return false;
     } else {
@@ -311,6 +334,8 @@ bool persist_before_flush(void *shard)
 {
     struct cmd_shard *cs = shard;
     struct persist_shard *ps = pshard(cs);
+    if (ps->batch_records)
+        persist_batch_close(ps);
     if (ps->aof && !aof_flush(ps->aof, persist_conf_fsync(), clock_mono_ns() / 1000000)) {
         /* Redis exits when an fsync of appendfsync always fails: a reply must never
          * acknowledge a write that is not durable. */
@@ -399,6 +424,7 @@ void persist_tick(struct cmd_shard *cs)
     } else if (!c.appendonly && ps->aof) {
         if (ps->job.kind == JOB_AOF)
             persist_job_abort(ps);
+        persist_batch_close(ps);
         aof_close(ps->aof);
         ps->aof = NULL;
         cs->logging = false;

@@ -56,6 +56,7 @@ void persist_shard_fini(struct cmd_shard *cs)
             log_msg(LOG_WARNING, "Shard %u: error saving the DB on shutdown: %s", ps->id, err);
     }
     if (ps->aof) {
+        persist_batch_close(ps);
         aof_close(ps->aof); /* writes and fsyncs what is left */
         ps->aof = NULL;
     }

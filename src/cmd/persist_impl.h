@@ -109,7 +109,14 @@ struct persist_shard {
     uint64_t dirty_at_job;   /* cs->dirty when the running job started */
     int64_t last_try_ms;     /* last rule-started save (shard 0), for the retry delay */
     uint64_t aof_size_at_rewrite; /* the log's size after the last rewrite (auto rewrite) */
+    /* The group commit's batch in the log buffer: records since the last flush, from
+     * byte batch_start (persist_batch_close). */
+    unsigned batch_records;
+    size_t batch_start;
 };
+
+/* End the batch of records (before a flush, a rewrite's switch of file, a close). */
+void persist_batch_close(struct persist_shard *ps);
 
 static inline struct persist_shard *pshard(struct cmd_shard *cs) { return cs->persist; }
 

@@ -132,6 +132,10 @@ static bool on_record(void *arg, int argc, const rt_str *argv, char *err, size_t
 {
     struct persist_shard *ps = arg;
     struct cmd_shard *cs = ps->cs;
+    /* The loader hands over a MULTI ... EXEC block only when it is whole: its commands
+     * simply run in order. */
+    if (argc == 1 && (arg_is(&argv[0], "multi") || arg_is(&argv[0], "exec")))
+        return true;
     struct buf out = {0};
     const struct rt_cmd *cmd = cmd_commands.resolve(cs, argv, argc, RT_RESOLVE_INTERNAL, &out);
     if (!cmd || !cmd->exec) {
@@ -260,6 +264,7 @@ static void rewrite_logs(struct persist_shard *ps, struct persist_conf *c)
         !persist_job_start(ps, JOB_AOF, err, sizeof err) ||
         !persist_job_finish_sync(ps, err, sizeof err))
         load_failed("the new append only file", err);
+    persist_batch_close(ps);
     aof_close(ps->aof);
     ps->aof = NULL;
     pthread_barrier_wait(&ld.barrier);
