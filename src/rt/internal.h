@@ -338,6 +338,9 @@ struct rt_shard {
     uint64_t last_tick_ns;
     pthread_t thread;
     struct epoll_event events[RT_MAX_EVENTS];
+    /* Stopping (loop.c stop_drained). */
+    uint64_t stop_since_ns;
+    bool drained;
 };
 
 struct padded_word {
@@ -356,6 +359,7 @@ struct rt {
     struct padded_word inbound[RT_MAX_SHARDS];       /* bit s: ring from s has work */
     struct padded_flag parked[RT_MAX_SHARDS];
     _Atomic int stop;
+    _Atomic unsigned drained; /* shards stopping with nothing of theirs in flight */
     _Atomic uint64_t clients; /* connected, all shards (maxclients) */
     /* output.c: output buffer limits by class: hard, soft, soft seconds, and the trip
      * (the smallest non-zero of hard and soft, UINT64_MAX when none) past which a

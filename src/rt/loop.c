@@ -66,6 +66,38 @@ static void shard_cleanup(struct rt_shard *sh)
     sh->win_argv = NULL;
 }
 
+/* A stop must not cut a multi-shard command in half: its parts on some shards would be
+ * done (and logged) and on others not. So a stopping shard closes its connections (a
+ * blocked client's wait ends; a transaction whose client left still runs to its end),
+ * keeps serving the other shards' parts, and counts itself drained once no transaction
+ * it started is left and nothing waits in its lanes. The loops end when every shard is
+ * drained: no part can then be in flight anywhere. A shard that stays busy past the
+ * deadline (a bug) does not hold the process. */
+#define RT_STOP_DEADLINE_NS (5ull * 1000000000ull)
+
+static bool stop_drained(struct rt_shard *sh, uint64_t now)
+{
+    struct rt *rt = sh->rt;
+    if (!sh->stop_since_ns)
+        sh->stop_since_ns = now;
+    for (uint32_t i = 0; i < sh->conns_cap; i++)
+        if (sh->conns[i])
+            conn_close(sh, sh->conns[i]);
+    bool idle = sh->txns_cap == sh->nfree_txns && !sh->backlog_total && !sh->lanes_cur &&
+                !sh->hold_dirty && !sh->nlock_ready;
+    if (idle && !sh->drained) {
+        sh->drained = true;
+        atomic_fetch_add(&rt->drained, 1);
+    }
+    if (atomic_load(&rt->drained) == rt->n)
+        return true;
+    if (now - sh->stop_since_ns > RT_STOP_DEADLINE_NS) {
+        log_msg(LOG_WARNING, "Shard %u: stopping with work still in flight", sh->id);
+        return true;
+    }
+    return false;
+}
+
 void *shard_main(void *arg)
 {
     struct rt_shard *sh = arg;
@@ -85,7 +117,9 @@ void *shard_main(void *arg)
     _Atomic int *parked = &rt->parked[sh->id].v;
     _Atomic uint64_t *inbound = &rt->inbound[sh->id].v;
 
-    while (!atomic_load_explicit(&rt->stop, memory_order_relaxed)) {
+    for (;;) {
+        if (atomic_load_explicit(&rt->stop, memory_order_relaxed) && stop_drained(sh, now))
+            break;
         uint64_t tick_ns = 1000000000ull / OPT_LOAD(rt, hz);
         int timeout = 0;
         bool busy = sh->backlog_total || sh->lanes_cur || sh->hold_dirty || sh->nlock_ready ||
