@@ -24,6 +24,11 @@ state set up outside the measured window. The memory scenario ("memory",
 into a fresh server of each kind and reports the RSS and INFO used_memory growth
 per element. A scenario whose command corekv does not know is left out.
 
+Append-only log scenarios (--aof-modes: set-aof-always-P16 ... set-aof-everysec-P1)
+run redis-benchmark SET against a corekv and a redis-server of their own, both with
+--appendonly yes --appendfsync <mode> in a directory under --aof-dir (default
+/var/tmp: a real disk, not tmpfs, so that fsync costs what it costs).
+
 Pub/sub fan-out scenarios (bench/fanout.c: one publisher with a window of pipelined
 PUBLISHes, --subscribers subscribers, every message checked) count one op per
 message delivered to a subscriber; they run against corekv with one shard and with
@@ -63,6 +68,12 @@ GOALS = {16: 0.70, 1: 1.00}
 # loadgen scenarios: -P is in scripts (transactions, MSETs) per batch.
 LOADGEN_PIPELINE = 4
 MSET_KEYS = 10
+
+# Append-only log scenarios: SET with the log on, per --appendfsync mode. The log
+# directory must be on a real disk: on tmpfs an fsync costs nothing.
+AOF_MODES = "always,everysec"
+AOF_DIR = "/var/tmp"
+MEMORY_FS = ("tmpfs", "ramfs")
 
 # Pub/sub fan-out (bench/fanout.c): issue 5's goal is a delivery rate (messages
 # delivered per second) of at least 5 times redis-server's.
@@ -150,6 +161,10 @@ def scenario_plan(args):
                  "tool": "loadgen", "test": "mset10", "pipeline": LOADGEN_PIPELINE,
                  "corekv": "cross", "goal": None,
                  "script": mset10_script(args.datasize, args.cross_shards), "key_lists": True})
+    plan += [{"name": "set-aof-%s-P%d" % (m, p), "label": "SET aof-%s -P%d" % (m, p),
+              "tool": "redis-benchmark", "test": "set-aof-" + m, "bench_test": "set",
+              "pipeline": p, "corekv": "aof-" + m, "aof_mode": m, "goal": None}
+             for m in args.aof_modes for p in args.pipelines]
     if args.subscribers > 0:
         plan += [{"name": "fanout-P%d-s%d" % (w, shards),
                   "label": "fanout-P%d s%d" % (w, shards),
@@ -318,8 +333,9 @@ class Server:
             return [self.binary, "--port", str(port), "--bind", HOST,
                     "--save", "", "--appendonly", "no", "--daemonize", "no",
                     "--dir", self.workdir, "--logfile", ""] + self.extra
+        # No save rules, as redis-server's --save '': no snapshot during a run.
         return [self.binary, "--port", str(port), "--bind", HOST,
-                "--shards", str(self.shards)] + self.extra
+                "--shards", str(self.shards), "--save", ""] + self.extra
 
     def start(self, timeout=15.0):
         last_err = None
@@ -470,7 +486,7 @@ def client_command(args, server, sc, n):
                "-d", str(args.datasize), "--csv"]
         if sc.get("command"):
             return cmd + sc["command"]
-        return cmd + ["-t", sc["test"]]
+        return cmd + ["-t", sc.get("bench_test", sc["test"])]
     if sc["tool"] == "fanout":
         return ["taskset", "-c", CLIENT_CPU, args.fanout_bin, "-h", HOST,
                 "-p", str(server.port), "-n", str(n), "-s", str(args.subscribers),
@@ -702,7 +718,8 @@ def drop_unknown(plan, pairs):
             kept.append(sc)
             continue
         else:
-            name = (sc.get("command") or [sc["test"].split("_")[0]])[0].upper()
+            name = (sc.get("command") or
+                    [sc.get("bench_test", sc["test"]).split("_")[0]])[0].upper()
         with Resp(pairs[sc["corekv"]][0].port) as c:
             info = c.call("COMMAND", "INFO", name)
         if info and info[0] is not None:
@@ -796,7 +813,7 @@ def print_table(rows, a_label, b_label, out=sys.stdout):
     cols = ["test", "n", "%s kop/s" % b_label, "%s kop/s" % a_label, "thr ratio",
             "%s us/op" % b_label, "%s us/op" % a_label, "cpu/op ratio",
             "[min - max]", "core %", "goal"]
-    widths = [15, 9, 12, 12, 9, 11, 12, 12, 13, 9, 12]
+    widths = [max([15] + [len(r["label"]) for r in rows]), 9, 12, 12, 9, 11, 12, 12, 13, 9, 12]
     hdr = "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cols, widths)))
     print(hdr, file=out)
     print("-" * len(hdr), file=out)
@@ -893,6 +910,14 @@ def parse_args(argv):
                          "a scenario each (default %s)" % FANOUT_WINDOWS)
     ap.add_argument("--fanout-datasize", type=int, default=16,
                     help="fan-out scenarios: message payload bytes, at least 12 (default 16)")
+    ap.add_argument("--aof-modes", default=AOF_MODES,
+                    help="append-only log scenarios: --appendfsync modes, comma-separated, "
+                         "each a pair of servers with --appendonly yes and SET at every "
+                         "--pipelines depth (default %s; '' skips them)" % AOF_MODES)
+    ap.add_argument("--aof-dir", default=AOF_DIR,
+                    help="where the log scenarios' servers keep their files (a temporary "
+                         "directory under it, removed at the end); must be on a real disk, "
+                         "not tmpfs (default %s)" % AOF_DIR)
     ap.add_argument("--server-args", default="",
                     help="extra corekv flags, one shell-quoted string (not --port/--bind)")
     ap.add_argument("--json", metavar="PATH", help="also write every run and the summary "
@@ -911,6 +936,10 @@ def parse_args(argv):
     args.collections = [t.strip().lower() for t in args.collections.split(",") if t.strip()]
     args.pipelines = [int(p) for p in args.pipelines.split(",") if p.strip()]
     args.only = [o.strip().lower() for o in args.only.split(",") if o.strip()]
+    args.aof_modes = [m.strip().lower() for m in args.aof_modes.split(",") if m.strip()]
+    bad = [m for m in args.aof_modes if m not in ("always", "everysec", "no")]
+    if bad:
+        ap.error("--aof-modes: unknown appendfsync mode(s) %s" % ",".join(bad))
     # Servers run in a scratch directory: make relative paths (the Makefile's
     # build/corekv) absolute first.
     for attr in ("corekv_bin", "redis_bin", "benchmark_bin", "loadgen_bin", "fanout_bin"):
@@ -933,6 +962,25 @@ def parse_args(argv):
     return args
 
 
+def fs_type(path):
+    """(mount point, file system type) of the mount that holds path, from /proc/mounts."""
+    path = os.path.realpath(path)
+    best = ("/", "?")
+    try:
+        with open("/proc/mounts") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 3:
+                    continue
+                mnt = parts[1].replace("\\040", " ")
+                inside = path == mnt or path.startswith(mnt.rstrip("/") + "/")
+                if inside and len(mnt) >= len(best[0]):
+                    best = (mnt, parts[2])
+    except OSError:
+        pass
+    return best
+
+
 def preflight(args, plan):
     if (os.cpu_count() or 1) < 2:
         log("warning: fewer than 2 cores; server and client will share a core")
@@ -949,6 +997,15 @@ def preflight(args, plan):
                 else ""))
     if not shutil.which("taskset"):
         sys.exit("error: taskset not found (util-linux)")
+    args.aof_fs = None
+    if any(sc.get("aof_mode") for sc in plan):
+        if not os.path.isdir(args.aof_dir):
+            sys.exit("error: --aof-dir %s is not a directory" % args.aof_dir)
+        args.aof_fs = fs_type(args.aof_dir)
+        if args.aof_fs[1] in MEMORY_FS:
+            log("warning: --aof-dir %s is on %s (%s): fsync costs nothing there, the log "
+                "scenarios will not show a disk's cost" % (args.aof_dir, args.aof_fs[1],
+                                                           args.aof_fs[0]))
     load1 = os.getloadavg()[0]
     if load1 > 1.0:
         log("warning: load average %.2f > 1.0: the machine is busy, figures will be noisy"
@@ -978,6 +1035,24 @@ def main(argv=None):
                                  shards=args.cross_shards,
                                  name="corekv-%dshards" % args.cross_shards),
                           Server("redis", args.redis_bin, [], workdir, name="redis-cross")]
+    aof_root = None
+    for mode in sorted({sc["aof_mode"] for sc in plan if sc.get("aof_mode")}):
+        if aof_root is None:
+            aof_root = tempfile.mkdtemp(prefix="corekv-bench-aof-", dir=args.aof_dir)
+        dirs = {}
+        for side in ("corekv", "redis"):
+            dirs[side] = os.path.join(aof_root, "%s-%s" % (side, mode))
+            os.mkdir(dirs[side])
+        # No automatic rewrite: redis-server would fork one mid-run (its child's CPU is
+        # not the server's), corekv would rewrite in its shard threads: unlike work.
+        log_flags = ["--appendonly", "yes", "--appendfsync", mode,
+                     "--auto-aof-rewrite-percentage", "0"]
+        pairs["aof-" + mode] = [
+            Server("corekv", args.corekv_bin,
+                   args.server_args + ["--dir", dirs["corekv"]] + log_flags, workdir,
+                   name="corekv-aof-" + mode),
+            Server("redis", args.redis_bin, ["--dir", dirs["redis"]] + log_flags, workdir,
+                   name="redis-aof-" + mode)]
     servers = [s for pair in pairs.values() for s in pair]
     mem_servers = []   # the memory scenario's, started (one at a time) after the rounds
     a_label, b_label = "corekv", "redis"
@@ -989,6 +1064,8 @@ def main(argv=None):
         for s in mem_servers:
             s.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+        if aof_root is not None:
+            shutil.rmtree(aof_root, ignore_errors=True)
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt("signal %d" % signum)
@@ -1090,8 +1167,14 @@ def main(argv=None):
     else:
         for key, cmdline in corekv_argv.items():
             print("corekv side%s: %s" % (" (mset10, fanout-s%d)" % args.cross_shards
-                                         if key == "cross" else "", cmdline),
+                                         if key == "cross" else
+                                         " (SET %s)" % key if key.startswith("aof-") else "",
+                                         cmdline),
                   file=out)
+    if args.aof_fs:
+        print("log scenarios: both servers --appendonly yes --appendfsync <mode> "
+              "--auto-aof-rewrite-percentage 0, files under %s (%s, mounted at %s)"
+              % (args.aof_dir, args.aof_fs[1], args.aof_fs[0]), file=out)
     print("medians over rounds; ratios are corekv/redis per round, then the median; "
           "throughput and us/op use the server's own op count (redis-benchmark) or "
           "loadgen's count of scripts (multi5: one transaction, mset10: one MSET) or "
@@ -1138,6 +1221,8 @@ def main(argv=None):
                 "idle_core_util": {s.name: u for s, u in zip(servers, idle)},
                 "max_other_load": args.max_other_load, "retries": args.retries,
                 "pairs_repeated": retried,
+                "aof_modes": args.aof_modes, "aof_dir": args.aof_dir,
+                "aof_fs": args.aof_fs,
             },
             "summary": rows, "runs": runs, "memory": mem_rows,
         }
