@@ -23,7 +23,7 @@ build-asan: deps
 # ...and the concurrency tests under ThreadSanitizer.
 build-tsan: deps
 	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSANITIZE=thread >/dev/null
-	@cmake --build build-tsan -j$(JOBS) --target test_ring test_runtime test_wait
+	@cmake --build build-tsan -j$(JOBS) --target test_ring test_runtime test_wait test_aof test_bio
 
 run: build
 	./build/corekv --bind 127.0.0.1 --port $(PORT) $(ARGS)
@@ -31,7 +31,7 @@ run: build
 unit: build build-asan build-tsan
 	cd build && ctest --output-on-failure
 	cd build-asan && ctest --output-on-failure
-	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'test_ring|test_runtime|test_wait'
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -R 'test_ring|test_runtime|test_wait|test_aof$$|test_bio'
 
 integration: build build-asan
 	COREKV_BIN=$(CURDIR)/build/corekv COREKV_EXAMPLE_BIN=$(CURDIR)/build/counterd \

@@ -360,6 +360,11 @@ struct rt {
     struct padded_flag parked[RT_MAX_SHARDS];
     _Atomic int stop;
     _Atomic unsigned drained; /* shards stopping with nothing of theirs in flight */
+    /* Start-up: no shard serves before every shard's shard_init returned (a command set
+     * loads its data there). */
+    pthread_mutex_t init_mu;
+    pthread_cond_t init_cv;
+    unsigned ninit;
     _Atomic uint64_t clients; /* connected, all shards (maxclients) */
     /* output.c: output buffer limits by class: hard, soft, soft seconds, and the trip
      * (the smallest non-zero of hard and soft, UINT64_MAX when none) past which a

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/clock.h"
@@ -98,6 +99,30 @@ static bool stop_drained(struct rt_shard *sh, uint64_t now)
     return false;
 }
 
+/* Every shard waits for the others' shard_init: a connection accepted early would see a
+ * shard still loading its data (a stop ends the wait: a thread may have failed to
+ * start). The last one announces the server ready. */
+static void wait_all_ready(struct rt *rt)
+{
+    pthread_mutex_lock(&rt->init_mu);
+    if (++rt->ninit == rt->n) {
+        log_msg(LOG_NOTICE, "corekv ready: %u shard%s, %s reactor, listening on %s:%d", rt->n,
+                rt->n == 1 ? "" : "s", rt->io_name, rt->opt.bind, rt->opt.port);
+        pthread_cond_broadcast(&rt->init_cv);
+    }
+    while (rt->ninit < rt->n && !atomic_load(&rt->stop)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&rt->init_cv, &rt->init_mu, &ts);
+    }
+    pthread_mutex_unlock(&rt->init_mu);
+}
+
 void *shard_main(void *arg)
 {
     struct rt_shard *sh = arg;
@@ -106,6 +131,7 @@ void *shard_main(void *arg)
     hold_init(sh);
     wait_init(sh);
     sh->ctx = rt->cmds->shard_init(sh);
+    wait_all_ready(rt);
 
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     bool oversubscribed = ncpu > 0 && rt->n > (unsigned)ncpu;

@@ -97,6 +97,8 @@ struct rt *rt_create(const struct rt_options *o, const struct rt_commands *cmds,
     rt->n = o->nshards;
     rt->io_name = "epoll";
     rt->start_ms = clock_unix_ms();
+    pthread_mutex_init(&rt->init_mu, NULL);
+    pthread_cond_init(&rt->init_cv, NULL);
     out_limits_init(rt);
     err[0] = 0;
     for (unsigned i = 0; i < rt->n && !err[0]; i++)
@@ -126,8 +128,6 @@ static void pin_thread(pthread_t t, unsigned shard)
 
 int rt_run(struct rt *rt)
 {
-    log_msg(LOG_NOTICE, "corekv ready: %u shard%s, %s reactor, listening on %s:%d", rt->n,
-            rt->n == 1 ? "" : "s", rt->io_name, rt->opt.bind, rt->opt.port);
     unsigned started = 0;
     for (; started < rt->n; started++) {
         struct rt_shard *sh = rt->shards[started];
@@ -161,6 +161,8 @@ void rt_destroy(struct rt *rt)
 {
     if (!rt)
         return;
+    pthread_mutex_destroy(&rt->init_mu);
+    pthread_cond_destroy(&rt->init_cv);
     for (unsigned a = 0; a < RT_MAX_SHARDS; a++)
         for (unsigned b = 0; b < RT_MAX_SHARDS; b++) {
             struct ring *r = rt->rings[a][b];
