@@ -91,6 +91,8 @@ void persist_batch_close(struct persist_shard *ps)
     ps->batch_records = 0;
 }
 
+static void publish_aof(struct persist_shard *ps);
+
 /* ---- Snapshot jobs ---- */
 
 static void job_entry(void *arg, const struct entry *e)
@@ -125,6 +127,7 @@ bool persist_aof_open(struct persist_shard *ps, const struct persist_conf *c, ch
     ps->aof_size_at_rewrite = st.current_size;
     ps->cs->logging = true;
     pstat_set(ps->id, PS_AOF_ON, 1);
+    publish_aof(ps);
     return true;
 }
 
@@ -230,6 +233,7 @@ static void job_done(struct persist_shard *ps)
         struct aof_stats st;
         aof_stats(ps->aof, &st);
         ps->aof_size_at_rewrite = st.current_size;
+        publish_aof(ps); /* INFO shows the new sizes with the count that says it is done */
         pstat_set(ps->id, PS_REWRITE_RUNNING, 0);
         pstat_set(ps->id, PS_LAST_REWRITE_SECS, secs);
         pstat_set(ps->id, PS_LAST_REWRITE_OK, ok);
