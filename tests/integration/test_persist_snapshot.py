@@ -289,3 +289,37 @@ def test_snapshot_files_are_per_shard_names(servers):
         want = sorted(os.path.basename(p) for p in rdb_paths(srv, dbf))
         assert got == want, f"dbfilename {dbf}: files {got}, expected {want}"
         stop_cleanly(srv)
+
+
+# --------------------------------------------------------------------------------------------
+# Turning the log on and off at run time
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shards", shard_params(cheap=True), ids=lambda n: f"shards{n}")
+def test_config_set_appendonly_at_run_time(servers, shards):
+    """CONFIG SET appendonly yes starts every shard's log from a base holding what is there
+    already; what is written after it survives a kill -9; appendonly no stops logging."""
+    if SELF_TEST:
+        pytest.skip("corekv's per-shard log set")
+    srv = servers.corekv(shards, flags={"appendonly": "no"})
+    srv.start()
+    with srv.client() as c:
+        for i in range(200):
+            c.set(f"before:{i}", i)
+        assert c.config_set("appendonly", "yes") is True
+    wait_info(srv, lambda i: i["aof_enabled"] == 1 and i["aof_rewrites"] >= 1 and
+              i["aof_rewrite_in_progress"] == 0, 30, "the log's first rewrite")
+    with srv.client() as c:
+        for i in range(200):
+            c.set(f"after:{i}", i)
+    want = keyspace(srv)
+    assert len(want) == 400
+    srv.kill9()
+    srv.flags["appendonly"] = "yes"
+    srv.start(timeout=60)
+    assert keyspace(srv) == want, log_tail(srv)
+    with srv.client() as c:
+        assert c.config_set("appendonly", "no") is True
+    wait_info(srv, lambda i: i["aof_enabled"] == 0, 30, "the log closed")
+    stop_cleanly(srv)
+    _check_manifests(srv)
