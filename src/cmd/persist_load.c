@@ -64,7 +64,9 @@ static unsigned count_rdb_files(const struct persist_conf *c)
     return m;
 }
 
-static unsigned decide_n;
+/* The shard count, for decide() (pthread_once takes no argument; every shard stores the
+ * same value). */
+static _Atomic unsigned decide_n;
 
 static void decide(void)
 {
