@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "aof_harness.h"
+#include "bio_gate.h"
 #include "persist/bio.h"
 
 #define ERRLEN 512
@@ -391,18 +392,6 @@ static void test_count_shards_and_swap(void **state)
     buf_free(&c.records);
     buf_free(&want);
     remove_tree(dir);
-}
-
-/* A bio job that holds the thread until the gate opens, so a job submitted after it stays
- * visibly pending. */
-static atomic_bool gate_open;
-
-static int wait_gate(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&gate_open))
-        usleep(1000);
-    return 7;
 }
 
 /* ---- fsync policies ---- */

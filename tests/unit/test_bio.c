@@ -11,6 +11,8 @@
 
 #include <cmocka.h>
 
+#include "bio_gate.h"
+
 #include "persist/bio.h"
 
 static int order[1000];
@@ -20,16 +22,6 @@ static int record_order(void *arg)
 {
     order[atomic_fetch_add(&norder, 1)] = (int)(intptr_t)arg;
     return (int)(intptr_t)arg * 2;
-}
-
-static atomic_bool gate_open;
-
-static int wait_gate(void *arg)
-{
-    (void)arg;
-    while (!atomic_load(&gate_open))
-        usleep(1000);
-    return 7;
 }
 
 struct submitter {
