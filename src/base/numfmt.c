@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* Redis's LONG_STR_SIZE: string2ll rejects 21 or more bytes outright. */
 #define LONG_STR_SIZE 21
@@ -199,4 +200,35 @@ int double_to_str(char *buf, size_t len, double v)
     if (n < 0 || (size_t)n >= len)
         return 0;
     return n;
+}
+
+bool str_to_mem(const char *s, size_t len, uint64_t *out)
+{
+    if (len && s[0] == '-')
+        return false;
+    size_t d = 0;
+    while (d < len && s[d] >= '0' && s[d] <= '9')
+        d++;
+    const char *u = s + d;
+    size_t ul = len - d;
+    static const struct { const char *unit; uint64_t mul; } units[] = {
+        {"", 1}, {"b", 1}, {"k", 1000}, {"kb", 1024}, {"m", 1000000}, {"mb", 1024 * 1024},
+        {"g", 1000000000}, {"gb", 1024ull * 1024 * 1024},
+    };
+    uint64_t mul = 0;
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (strlen(units[i].unit) == ul && strncasecmp(u, units[i].unit, ul) == 0)
+            mul = units[i].mul;
+    if (!mul || d >= 128)
+        return false;
+    /* strtoull saturates on overflow, and Redis takes the saturated value. */
+    uint64_t v = 0;
+    for (size_t i = 0; i < d; i++) {
+        unsigned dig = (unsigned)(s[i] - '0');
+        v = v > (UINT64_MAX - dig) / 10 ? UINT64_MAX : v * 10 + dig;
+    }
+    if (v > UINT64_MAX / mul)
+        return false;
+    *out = v * mul;
+    return true;
 }

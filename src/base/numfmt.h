@@ -17,6 +17,9 @@ bool str_to_u64(const char *s, size_t len, uint64_t *out);
 bool str_to_ld(const char *s, size_t len, long double *out);
 /* As Redis string2d / getDoubleFromObject: strtod, whole string, no spaces, not NaN. */
 bool str_to_double(const char *s, size_t len, double *out);
+/* A memory value as Redis's memtoull: digits, then an optional unit b k kb m mb g gb
+ * (any case; k = 1000, kb = 1024); false on overflow. */
+bool str_to_mem(const char *s, size_t len, uint64_t *out);
 /* Returns length written (no NUL counted). buf needs NUMFMT_I64_MAX bytes. */
 int i64_to_str(char *buf, int64_t v);
 /* As Redis ld2string in LD_STR_HUMAN mode (INCRBYFLOAT's reply): "%.17Lf" with

@@ -146,38 +146,6 @@ static const struct param *find_param(const rt_str *name)
     return NULL;
 }
 
-/* Redis's memtoull: digits, then an optional unit b k kb m mb g gb (any case). */
-static bool parse_memory(const char *s, size_t len, uint64_t *out)
-{
-    if (len && s[0] == '-')
-        return false;
-    size_t d = 0;
-    while (d < len && s[d] >= '0' && s[d] <= '9')
-        d++;
-    const char *u = s + d;
-    size_t ul = len - d;
-    static const struct { const char *unit; uint64_t mul; } units[] = {
-        {"", 1}, {"b", 1}, {"k", 1000}, {"kb", 1024}, {"m", 1000000}, {"mb", 1024 * 1024},
-        {"g", 1000000000}, {"gb", 1024ull * 1024 * 1024},
-    };
-    uint64_t mul = 0;
-    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-        if (strlen(units[i].unit) == ul && strncasecmp(u, units[i].unit, ul) == 0)
-            mul = units[i].mul;
-    if (!mul || d >= 128)
-        return false;
-    /* strtoull saturates on overflow, and Redis takes the saturated value. */
-    uint64_t v = 0;
-    for (size_t i = 0; i < d; i++) {
-        unsigned dig = (unsigned)(s[i] - '0');
-        v = v > (UINT64_MAX - dig) / 10 ? UINT64_MAX : v * 10 + dig;
-    }
-    if (v > UINT64_MAX / mul)
-        return false;
-    *out = v * mul;
-    return true;
-}
-
 /* Parse a value for p; NULL on success with *num set for numeric kinds, else Redis's
  * reason. msg receives formatted reasons. */
 static const char *parse_value(const struct param *p, const rt_str *v, uint64_t *num, char *msg,
@@ -194,7 +162,7 @@ static const char *parse_value(const struct param *p, const rt_str *v, uint64_t 
         break;
     case K_MEM:
     case K_UMEM:
-        if (!parse_memory(v->ptr, v->len, &u))
+        if (!str_to_mem(v->ptr, v->len, &u))
             return "argument must be a memory value";
         i = (int64_t)u;
         break;

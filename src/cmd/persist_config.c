@@ -101,29 +101,6 @@ static int parse_save(const char *v, size_t len, struct save_rule *rules)
     return k ? -1 : n;
 }
 
-static bool parse_mem(const char *v, size_t len, uint64_t *out)
-{
-    static const struct {
-        const char *unit;
-        uint64_t mul;
-    } units[] = {{"", 1},      {"b", 1},        {"k", 1000},   {"kb", 1024},
-                 {"m", 1000000}, {"mb", 1048576}, {"g", 1000000000}, {"gb", 1073741824}};
-    size_t d = 0;
-    while (d < len && v[d] >= '0' && v[d] <= '9')
-        d++;
-    int64_t num;
-    if (!d || !str_to_i64(v, d, &num) || num < 0)
-        return false;
-    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
-        if (is_word(v + d, len - d, units[i].unit)) {
-            if ((uint64_t)num > UINT64_MAX / units[i].mul)
-                return false;
-            *out = (uint64_t)num * units[i].mul;
-            return true;
-        }
-    return false;
-}
-
 static bool safe_filename(const char *v, size_t len)
 {
     return len > 0 && len < 256 && !memchr(v, '/', len) && !memchr(v, 0, len) &&
@@ -162,7 +139,7 @@ const char *persist_config_check(const char *name, const char *v, size_t len)
                    ? NULL
                    : "argument couldn't be parsed into an integer";
     if (!strcasecmp(name, "auto-aof-rewrite-min-size"))
-        return parse_mem(v, len, &u) && u <= INT64_MAX ? NULL : "argument must be a memory value";
+        return str_to_mem(v, len, &u) && u <= INT64_MAX ? NULL : "argument must be a memory value";
     return "unknown parameter";
 }
 
@@ -202,7 +179,7 @@ void persist_config_set(const char *name, const char *v, size_t len)
     } else if (!strcasecmp(name, "auto-aof-rewrite-percentage")) {
         str_to_i64(v, len, &conf.rewrite_pct);
     } else if (!strcasecmp(name, "auto-aof-rewrite-min-size")) {
-        parse_mem(v, len, &conf.rewrite_min_size);
+        str_to_mem(v, len, &conf.rewrite_min_size);
     }
     pthread_mutex_unlock(&mu);
 }
