@@ -122,6 +122,20 @@ def diff_states(before, after, names=None):
     return out
 
 
+def restart_and_compare(srv, before, what, names=None, how="kill9"):
+    """Stop the server (kill -9, or `how` already did it cleanly), start it again on the same
+    files, and assert the whole state equals `before`; returns the state read."""
+    if how == "kill9":
+        srv.kill9()
+    srv.restart()
+    with srv.raw() as c:
+        after = read_state(c)
+    diffs = diff_states(before, after, names)
+    assert not diffs, (f"{what}: {len(diffs)} keys differ after {how} and restart "
+                       f"({srv.shards} shards, log {srv.log_path}):\n" + "\n".join(diffs[:80]))
+    return after
+
+
 class Keys:
     """The keys of one scenario: prefix p<i>, $A/$B/$C on shards 0/1/2 mod n."""
 

@@ -17,8 +17,9 @@ import time
 
 import pytest
 
-from persist_cmd_helpers import (COREKV_BIN, Keys, PersistServer, diff_states, read_state,
-                                 run_commands, shard_params, write_commands)
+from persist_cmd_helpers import (COREKV_BIN, Keys, PersistServer, read_state,
+                                 restart_and_compare, run_commands, shard_params,
+                                 write_commands)
 from helpers import is_redis_binary
 
 SELF_TEST = is_redis_binary(COREKV_BIN)  # the harness against redis-server itself
@@ -284,16 +285,6 @@ def _run_round(c, first_index, scenarios, shards, names):
     return problems
 
 
-def _kill_restart_compare(srv, before, names, what):
-    srv.kill9()
-    srv.restart()
-    with srv.raw() as c:
-        after = read_state(c)
-    diffs = diff_states(before, after, names)
-    assert not diffs, (f"{what}: {len(diffs)} keys differ after kill -9 and restart "
-                       f"({srv.shards} shards, log {srv.log_path}):\n" + "\n".join(diffs[:80]))
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("shards", [1] if SELF_TEST else shard_params(),
                          ids=lambda n: f"shards{n}")
@@ -307,7 +298,7 @@ def test_every_write_command_survives_kill9(tmp_path, shards):
             assert not problems, "scenario replies:\n" + "\n".join(problems)
             before = read_state(c)
         assert len(before) > 150, f"only {len(before)} keys: the scenarios did not write"
-        _kill_restart_compare(srv, before, names, "round 1")
+        restart_and_compare(srv, before, "round 1", names)
 
         # The restarted server logs on after its replay: a second round over the first's
         # keys (every third scenario again, on new keys), killed and compared again.
@@ -316,7 +307,7 @@ def test_every_write_command_survives_kill9(tmp_path, shards):
             problems = _run_round(c, len(SCENARIOS), again, shards, names)
             assert not problems, "scenario replies (round 2):\n" + "\n".join(problems)
             before = read_state(c)
-        _kill_restart_compare(srv, before, names, "round 2")
+        restart_and_compare(srv, before, "round 2", names)
     finally:
         if srv.alive():
             srv.terminate()

@@ -12,23 +12,12 @@ import test_persist_commands as table
 from helpers import (conn_on_shard, decode, encode, is_redis_binary, shard_of, wait_blocked,
                      wait_for)
 from persist_cmd_helpers import (COREKV_BIN, Keys, PersistServer, call, diff_states, read_state,
-                                 run_commands, run_pipelined, shard_params)
+                                 restart_and_compare, run_commands, run_pipelined,
+                                 shard_params)
 
 SELF_TEST = is_redis_binary(COREKV_BIN)
 SHARDS = [1] if SELF_TEST else shard_params()
 shards_param = pytest.mark.parametrize("shards", SHARDS, ids=lambda n: f"shards{n}")
-
-
-def _restart_and_compare(srv, before, what, names=None, how="kill9"):
-    if how == "kill9":
-        srv.kill9()
-    srv.restart()
-    with srv.raw() as c:
-        after = read_state(c)
-    diffs = diff_states(before, after, names)
-    assert not diffs, (f"{what}: {len(diffs)} keys differ after {how} and restart "
-                       f"({srv.shards} shards, log {srv.log_path}):\n" + "\n".join(diffs[:60]))
-    return after
 
 
 @shards_param
@@ -49,7 +38,7 @@ def test_flush_survives_kill9(tmp_path, shards, verb):
                                     "after the flush")
             before = read_state(c)
         assert len(before) == 2
-        _restart_and_compare(srv, before, verb)
+        restart_and_compare(srv, before, verb)
     finally:
         if srv.alive():
             srv.terminate()
@@ -96,7 +85,7 @@ def test_served_blocking_pop_survives_kill9(tmp_path, shards, verb):
         wait_blocked(srv, 0)
         with srv.raw() as c:
             before = read_state(c)
-        _restart_and_compare(srv, before, f"{verb} served")
+        restart_and_compare(srv, before, f"{verb} served")
     finally:
         if srv.alive():
             srv.terminate()
@@ -131,7 +120,7 @@ def test_multi_exec_survives_kill9(tmp_path, shards):
             replies = run_pipelined(c, keys, txn)
             assert replies[-1].startswith(b"*8\r\n"), replies[-1][:200]
             before = read_state(c)
-        _restart_and_compare(srv, before, "MULTI/EXEC")
+        restart_and_compare(srv, before, "MULTI/EXEC")
     finally:
         if srv.alive():
             srv.terminate()
@@ -157,7 +146,7 @@ def test_expiry_survives_restarts(tmp_path, shards):
             wait_for(lambda: call(c, "EXISTS", k.map["$B"]) == 0, 5, what="active expiry")
             before = read_state(c)
         assert k.map["$C"].encode() in before and k.map["$A"].encode() not in before
-        _restart_and_compare(srv, before, "expiry, first restart")
+        restart_and_compare(srv, before, "expiry, first restart")
         time.sleep(1.6)  # $Gd's deadline passes while the server is down
         srv.kill9()
         srv.restart()
@@ -229,9 +218,9 @@ def test_everysec_kill9_right_after_the_replies(tmp_path, shards):
             srv.proc.send_signal(signal.SIGKILL)  # at once, before the next fsync
         srv.wait_exit()
         before.update(model)
-        before = _restart_and_compare(srv, before, "everysec, kill right after the replies",
+        before = restart_and_compare(srv, before, "everysec, kill right after the replies",
                                       names, how="already killed")
-        _restart_and_compare(srv, before, "everysec, second restart", names)
+        restart_and_compare(srv, before, "everysec, second restart", names)
     finally:
         if srv.alive():
             srv.terminate()
@@ -255,7 +244,7 @@ def test_appendfsync_no_clean_stop_loses_nothing(tmp_path, shards, how):
                 except Exception:
                     pass  # the connection closes without a reply
             assert srv.wait_exit() == 0
-        _restart_and_compare(srv, before, f"appendfsync no, {how}", names, how="clean")
+        restart_and_compare(srv, before, f"appendfsync no, {how}", names, how="clean")
     finally:
         if srv.alive():
             srv.terminate()
