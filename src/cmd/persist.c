@@ -11,7 +11,6 @@
  * the outcome on later iterations. */
 #include "cmd/persist_impl.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +94,13 @@ static void publish_aof(struct persist_shard *ps);
 
 /* ---- Snapshot jobs ---- */
 
+/* The file's first I/O error, as its reason (errno may have changed since). */
+static void job_write_failed(struct snapshot_job *j)
+{
+    j->failed = true;
+    snprintf(j->err, sizeof j->err, "write error: %s", strerror(rdb_file_error(j->file)));
+}
+
 static void job_entry(void *arg, const struct entry *e)
 {
     struct persist_shard *ps = arg;
@@ -103,8 +109,7 @@ static void job_entry(void *arg, const struct entry *e)
     j->keys_done++;
     if (j->buf.len >= JOB_WRITE_CHUNK && !j->failed) {
         if (!rdb_file_write(j->file, j->buf.data, j->buf.len)) {
-            j->failed = true;
-            snprintf(j->err, sizeof j->err, "write error: %s", strerror(errno));
+            job_write_failed(j);
         }
         j->buf.len = 0;
     }
@@ -185,14 +190,12 @@ static void job_seal(struct persist_shard *ps, bool sync)
     persist_conf_get(&c);
     store_rdb_put_footer(&j->buf);
     if (!j->failed && !rdb_file_write(j->file, j->buf.data, j->buf.len)) {
-        j->failed = true;
-        snprintf(j->err, sizeof j->err, "write error: %s", strerror(errno));
+        job_write_failed(j);
     }
     j->buf.len = 0;
     buf_shrink(&j->buf, 0);
     if (!j->failed && !rdb_file_seal(j->file, c.rdbchecksum)) {
-        j->failed = true;
-        snprintf(j->err, sizeof j->err, "write error: %s", strerror(errno));
+        job_write_failed(j);
     }
     j->phase = JP_COMMIT;
     if (j->failed) {
