@@ -224,6 +224,9 @@ bool rt_set_maxclients(struct rt *rt, unsigned v);
 uint64_t rt_uptime_s(const struct rt *rt);
 /* Which reactor serves ("epoll" or "io_uring"). */
 const char *rt_io_name(const struct rt *rt);
+/* Whether this machine's kernel lets the io_uring reactor run (what --io auto decides
+ * with); when not, why is written to `why`. */
+bool rt_io_uring_available(char *why, size_t len);
 
 /* ---- Clients (only on their origin shard) ---- */
 /* Globally unique, never reused: (per-shard counter << 6) | shard. */

@@ -31,8 +31,9 @@ void rt_client_describe(const struct rt_client *c, const struct rt_client_info *
     /* As Redis's fields: obl the unsent output a 16 KB reply buffer would hold, omem the
      * rest (what the output limits count), oll the blocks referenced and not written. */
     size_t omem = out_counted(c), obl = out_pending(c) - omem;
-    size_t qbuf = c->in.len, oll = c->nrefs - c->ref_head;
-    size_t tot = c->in.cap + c->out.cap + c->ref_bytes + c->refs_cap * sizeof *c->refs +
+    size_t qbuf = c->in.len, oll = c->out.n - c->out.head;
+    size_t tot = c->in.cap + c->out.buf.cap + c->out.ref_bytes + c->inflight_bytes +
+                 c->out.cap * sizeof *c->out.refs +
                  c->pq_cap * sizeof *c->pq + sizeof *c;
     buf_printf(out,
                "id=%llu addr=%s laddr=%s fd=%d name=%s age=%lld idle=%lld flags=%s db=0 "
@@ -42,8 +43,8 @@ void rt_client_describe(const struct rt_client *c, const struct rt_client_info *
                (unsigned long long)rt_client_id(c), c->addr, c->laddr, c->fd,
                rt_client_name(c), (long long)((now - c->created_ms) / 1000),
                (long long)((now - c->last_ms) / 1000), flags, info->sub, info->psub, info->ssub, multi, qbuf, c->in.cap - c->in.len,
-               c->out.cap, obl, oll, omem, tot,
-               c->want_write ? "w" : "", c->last_cmd && c->last_cmd->name ? c->last_cmd->name : "NULL",
+               c->out.buf.cap, obl, oll, omem, tot,
+               out_pending(c) ? "w" : "", c->last_cmd && c->last_cmd->name ? c->last_cmd->name : "NULL",
                c->proto);
 }
 

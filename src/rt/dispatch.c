@@ -65,7 +65,7 @@ void reply_complete(struct rt_shard *sh, struct rt_client *c, uint64_t seq, cons
         return;
     }
     /* The front: emit it, then every finished slot behind it. */
-    buf_append(&c->out, p, len);
+    buf_append(&c->out.buf, p, len);
     for (;;) {
         c->pq_head = (c->pq_head + 1) & (c->pq_cap - 1);
         c->pq_len--;
@@ -75,7 +75,7 @@ void reply_complete(struct rt_shard *sh, struct rt_client *c, uint64_t seq, cons
         struct pending *front = pq_at(c, 0);
         if (!front->done)
             break;
-        buf_append(&c->out, front->reply.data, front->reply.len);
+        buf_append(&c->out.buf, front->reply.data, front->reply.len);
         buf_shrink(&front->reply, 4096);
     }
     conn_mark_dirty(sh, c);
@@ -130,7 +130,7 @@ static void run_local(struct rt_shard *sh, struct rt_client *c, const struct rt_
     if (c->pq_len == 0) {
         /* In order already (seq == next_emit): write straight into the output. */
         c->writing_reply = true;
-        bool blocked = exec_top(sh, cmd, argc, argv, c->proto, &c->out, c);
+        bool blocked = exec_top(sh, cmd, argc, argv, c->proto, &c->out.buf, c);
         c->writing_reply = false;
         if (__builtin_expect(blocked, 0)) {
             txn_start_blocked(sh, c, reply_reserve(c), cmd, argc, argv);

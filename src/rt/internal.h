@@ -8,7 +8,6 @@
 #include <pthread.h>
 #include <stdalign.h>
 #include <stdatomic.h>
-#include <sys/epoll.h>
 
 #include "proto/reqparse.h"
 #include "rt/lock.h"
@@ -19,9 +18,6 @@
 #define RT_DRAIN_BUDGET 64          /* batches taken from one source per iteration */
 #define RT_BACKLOG_PAUSE 4096       /* queued batches past which a shard stops reading */
 #define RT_PARK_TIMEOUT_MS 50       /* backstop only: wake-ups come through the eventfd */
-#define RT_READ_CHUNK (16 * 1024)
-#define RT_READ_BUDGET (256 * 1024) /* bytes read from one connection per iteration */
-#define RT_MAX_EVENTS 256
 #define RT_WINDOW 16 /* pipelined commands parsed ahead, for prefetching */
 
 /* ---- Messages between shards ----
@@ -99,6 +95,23 @@ struct lane {
 };
 
 /* ---- Connections ---- */
+
+/* Output bytes plus blocks referenced at byte positions of them (output.c). refs[head,
+ * n) are in position order; a block's bytes go out after byte pos - 1 of buf and before
+ * byte pos (blocks at one pos in ref order). off bytes of refs[head] are sent (only when
+ * sent == its pos). ref_bytes is the unsent bytes of the referenced blocks. */
+struct outq {
+    struct buf buf;
+    size_t sent;
+    size_t ref_bytes;
+    struct out_ref {
+        size_t pos;
+        struct rt_block *b;
+    } *refs;
+    uint32_t head, n, cap;
+    size_t off;
+};
+
 struct pending {
     bool done;
     struct buf reply;
@@ -111,12 +124,11 @@ struct rt_client {
     struct rt_shard *sh;
     struct buf in;
     struct reqparse parser;
-    struct buf out;
-    size_t out_sent;
-    /* output.c: the unsent bytes of referenced blocks (see refs below), so unsent output
-     * = out.len - out_sent + ref_bytes; and the client's limit class. Next to out: every
-     * push reads them. */
-    size_t ref_bytes;
+    struct outq out;
+    /* Unsent bytes of a write the reactor has in flight (io_uring: the output queue it
+     * took, pinned until its completion; 0 when none), so the unsent output is
+     * outq_unsent(&out) + inflight_bytes. */
+    size_t inflight_bytes;
     uint8_t out_class; /* enum rt_client_class */
     /* A command is writing its reply straight into out: pushes (pub/sub messages,
      * keyspace events it causes) wait in pushes_held until the reply is whole. */
@@ -148,23 +160,13 @@ struct rt_client {
     uint64_t block_id;
     void *data;       /* the command set's (rt_client_data) */
     bool in_dirty;    /* queued in the shard's dirty list (output to flush) */
-    bool want_write;  /* EPOLLOUT registered */
-    bool reading;     /* EPOLLIN registered */
+    bool want_write;  /* epoll: EPOLLOUT registered */
+    bool reading;     /* epoll: EPOLLIN registered */
+    void *io;         /* the reactor's per-connection state (io_uring) */
     char *name;
     const struct rt_cmd *last_cmd;
     int64_t created_ms, last_ms;
     char addr[64], laddr[64];
-
-    /* output.c: the output is `out` plus blocks referenced at byte positions of it.
-     * refs[ref_head, nrefs) are in position order; a block's bytes go out after byte
-     * pos - 1 of out and before byte pos (blocks at one pos in ref order). ref_off bytes
-     * of refs[ref_head] are sent (only when out_sent == its pos). */
-    struct out_ref {
-        size_t pos;
-        struct rt_block *b;
-    } *refs;
-    uint32_t ref_head, nrefs, refs_cap;
-    size_t ref_off;
     bool out_killed;       /* over its output limit: closed at the next flush, unwritten */
     int64_t soft_since_ms; /* over the soft limit since then (shard clock); 0: not over */
 };
@@ -255,7 +257,9 @@ struct rt_shard {
     struct rt *rt;
     unsigned id, n;
     void *ctx;
-    int epfd, listenfd, wakefd;
+    int listenfd, wakefd;
+    const struct io_ops *io; /* the reactor (rt->io) */
+    void *io_state;          /* the reactor's per-shard state, made on the shard's thread */
     int64_t now_ms; /* wall clock, refreshed once per loop iteration */
 
     struct rt_client **conns; /* by slot */
@@ -337,7 +341,6 @@ struct rt_shard {
     size_t argv_cap;
     uint64_t last_tick_ns;
     pthread_t thread;
-    struct epoll_event events[RT_MAX_EVENTS];
     /* Stopping (loop.c stop_drained). */
     uint64_t stop_since_ns;
     bool drained;
@@ -371,7 +374,8 @@ struct rt {
      * client's output is looked at. Defaults set by rt_create (out_limits_init). */
     alignas(RT_CACHE_LINE) _Atomic uint64_t out_limits[RT_CLASS_COUNT][4];
     int64_t start_ms;
-    const char *io_name;
+    const struct io_ops *io;
+    _Atomic int failed; /* a shard could not start: rt_run returns -1 */
 };
 
 /* Mutable options, read on any thread. */
@@ -382,9 +386,43 @@ struct rt {
 int net_listen(const char *bind, int port, char *err, size_t errlen);
 void net_describe(int fd, bool peer, char *out, size_t len);
 
+/* ---- Reactors (DESIGN.md section 11) ----
+ * A reactor moves bytes between sockets and connections; everything else (parsing,
+ * running, reply order, limits) is shared. All run on the shard's own thread. */
+struct io_ops {
+    const char *name; /* INFO's multiplexing_api and the start-up log */
+    /* Make the shard's state (sh->io_state): poller, listener and waker interest. */
+    bool (*open)(struct rt_shard *sh, char *err, size_t errlen);
+    /* Wait up to timeout_ms (0: don't) for I/O and handle what came: accept, read and
+     * run (conn_received), write completions. Returns the events handled, -1 on a
+     * fatal error. */
+    int (*poll)(struct rt_shard *sh, int timeout_ms);
+    /* A connection was made (conn_admit): start reading. False: it cannot be watched. */
+    bool (*added)(struct rt_shard *sh, struct rt_client *c);
+    /* Whether the connection reads (closing, eof) changed. */
+    void (*interest)(struct rt_shard *sh, struct rt_client *c);
+    /* Send the output (conn_flush_dirty); ends with conn_written unless it closed. */
+    void (*write)(struct rt_shard *sh, struct rt_client *c);
+    /* The connection closes (conn_close): stop watching and release the fd, once no
+     * operation of the reactor still uses it. */
+    void (*closed)(struct rt_shard *sh, struct rt_client *c);
+    /* Work the reactor has queued that a park must not sleep on. */
+    bool (*busy)(const struct rt_shard *sh);
+    void (*close)(struct rt_shard *sh);
+};
+extern const struct io_ops io_epoll_ops;
+extern const struct io_ops io_uring_ops;
+/* Whether this kernel (and its sandbox) allows the io_uring reactor; err says why not. */
+bool io_uring_usable(char *err, size_t errlen);
+
 /* conn.c */
-void conn_accept(struct rt_shard *sh);
-void conn_readable(struct rt_shard *sh, struct rt_client *c);
+/* A socket was accepted: admit it (maxclients) as a connection of this shard. */
+void conn_admit(struct rt_shard *sh, int fd);
+/* got bytes were appended to c->in, or the peer closed (c->eof): run what arrived. */
+void conn_received(struct rt_shard *sh, struct rt_client *c, size_t got);
+/* After a write attempt: close once everything is out and the connection is ending, or
+ * apply the output limits while it stays behind. Returns false when it closed. */
+bool conn_written(struct rt_shard *sh, struct rt_client *c);
 void conn_mark_dirty(struct rt_shard *sh, struct rt_client *c);
 void conn_flush_dirty(struct rt_shard *sh);
 void conn_close(struct rt_shard *sh, struct rt_client *c);
@@ -394,16 +432,33 @@ void conn_close_all(struct rt_shard *sh);
 void conn_resume(struct rt_shard *sh, struct rt_client *c);
 void conn_run_resumed(struct rt_shard *sh);
 
+/* input.c: parse and run the connection's input, a window of commands at a time. */
+void conn_process(struct rt_shard *sh, struct rt_client *c);
+/* A multi-shard or blocking command in flight, a blocking command forwarded, or a
+ * command waiting for a lock: the connection's further input waits. */
+static inline bool conn_waits(const struct rt_client *c)
+{
+    return c->txns || c->held || c->fwd_blocking;
+}
+
 /* output.c: the connection's output (bytes and referenced blocks) and its limits. */
 struct iovec;
 enum { OUT_TRIP = 3 };
+static inline size_t outq_unsent(const struct outq *q)
+{
+    return q->buf.len - q->sent + q->ref_bytes;
+}
+static inline bool outq_has_unsent(const struct outq *q)
+{
+    return q->buf.len > q->sent || q->head < q->n;
+}
 static inline size_t out_pending(const struct rt_client *c)
 {
-    return c->out.len - c->out_sent + c->ref_bytes;
+    return outq_unsent(&c->out) + c->inflight_bytes;
 }
 static inline bool out_has_unsent(const struct rt_client *c)
 {
-    return c->out.len > c->out_sent || c->ref_head < c->nrefs;
+    return outq_has_unsent(&c->out);
 }
 /* The cheap test of every emit and push: whether the limits must be looked at. */
 static inline bool out_tripped(const struct rt_shard *sh, const struct rt_client *c)
@@ -418,11 +473,13 @@ size_t out_counted(const struct rt_client *c);
 bool out_check_limits(struct rt_shard *sh, struct rt_client *c);
 /* Reference a block (non-empty) at the current end of the output; takes a reference. */
 void out_add_block(struct rt_client *c, struct rt_block *b);
-/* Fill iov with the unsent output, from the next byte; returns the count (<= max). */
-int out_iov(const struct rt_client *c, struct iovec *iov, int max);
-/* n more bytes were written: advance, releasing blocks fully written. Resets the output
+/* Fill iov with the unsent bytes of q, from the next one; returns the count (<= max). */
+int outq_iov(const struct outq *q, struct iovec *iov, int max);
+/* n more bytes of q were written: advance, releasing blocks fully written. Resets q
  * once everything is out. */
-void out_advance(struct rt_client *c, size_t n);
+void outq_advance(struct outq *q, size_t n);
+/* Drop q's unsent bytes and block references; free its memory too when `release`. */
+void outq_clear(struct outq *q, bool release);
 /* Drop every unsent byte and block reference (closing, limits). */
 void out_discard(struct rt_client *c);
 /* The reply being written straight into the output is whole: pushes held meanwhile
@@ -542,5 +599,7 @@ void txn_start_blocked(struct rt_shard *sh, struct rt_client *c, uint64_t seq,
 
 /* loop.c */
 void *shard_main(void *arg);
+/* A reactor is about to handle the events of this poll (once per poll with events). */
+void io_events_begin(struct rt_shard *sh);
 
 #endif

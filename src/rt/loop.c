@@ -12,41 +12,11 @@
 #include "base/clock.h"
 #include "base/log.h"
 
-static void handle_events(struct rt_shard *sh, int nev)
+void io_events_begin(struct rt_shard *sh)
 {
-    for (int i = 0; i < nev; i++) {
-        struct epoll_event *ev = &sh->events[i];
-        if (ev->data.u64 == 0) {
-            conn_accept(sh);
-            continue;
-        }
-        if (ev->data.u64 == 1) {
-            uint64_t v;
-            ssize_t r = read(sh->wakefd, &v, sizeof v);
-            (void)r;
-            continue;
-        }
-        uint64_t slot = ev->data.u64 - 2;
-        if (slot >= sh->conns_cap || !sh->conns[slot])
-            continue;
-        struct rt_client *c = sh->conns[slot];
-        if ((c->closing || c->eof) && (ev->events & (EPOLLHUP | EPOLLERR))) {
-            conn_close(sh, c); /* nothing more can be delivered */
-            continue;
-        }
-        if (ev->events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-            /* Back-pressure: while the spill to peers is deep, leave input unread
-             * (level-triggered, so it is reported again once the backlog drains). */
-            if (!c->closing && !c->eof && sh->backlog_total < RT_BACKLOG_PAUSE)
-                conn_readable(sh, c);
-            if (sh->conns[slot] != c)
-                continue;
-        }
-        /* Written with the other dirty connections at the end of the iteration, after
-         * before_flush made durable what the replies acknowledge. */
-        if (ev->events & EPOLLOUT)
-            conn_mark_dirty(sh, c);
-    }
+    sh->now_ms = clock_unix_ms();
+    if (sh->rt->cmds->before_batch)
+        sh->rt->cmds->before_batch(sh->ctx);
 }
 
 static void shard_cleanup(struct rt_shard *sh)
@@ -65,6 +35,7 @@ static void shard_cleanup(struct rt_shard *sh)
     sh->argv = NULL;
     free(sh->win_argv);
     sh->win_argv = NULL;
+    sh->io->close(sh);
 }
 
 /* A stop must not cut a multi-shard command in half: its parts on some shards would be
@@ -107,7 +78,7 @@ static void wait_all_ready(struct rt *rt)
     pthread_mutex_lock(&rt->init_mu);
     if (++rt->ninit == rt->n) {
         log_msg(LOG_NOTICE, "corekv ready: %u shard%s, %s reactor, listening on %s:%d", rt->n,
-                rt->n == 1 ? "" : "s", rt->io_name, rt->opt.bind, rt->opt.port);
+                rt->n == 1 ? "" : "s", rt->io->name, rt->opt.bind, rt->opt.port);
         pthread_cond_broadcast(&rt->init_cv);
     }
     while (rt->ninit < rt->n && !atomic_load(&rt->stop)) {
@@ -128,6 +99,18 @@ void *shard_main(void *arg)
     struct rt_shard *sh = arg;
     struct rt *rt = sh->rt;
     sh->now_ms = clock_unix_ms();
+    char err[256];
+    if (!sh->io->open(sh, err, sizeof err)) {
+        /* Counted as started and drained, so the other shards stop without waiting. */
+        log_msg(LOG_WARNING, "Shard %u cannot start: %s", sh->id, err);
+        atomic_store(&rt->failed, 1);
+        sh->drained = true;
+        atomic_fetch_add(&rt->drained, 1);
+        rt_stop(rt);
+        wait_all_ready(rt);
+        sh->io->close(sh);
+        return NULL;
+    }
     hold_init(sh);
     wait_init(sh);
     sh->ctx = rt->cmds->shard_init(sh);
@@ -149,7 +132,7 @@ void *shard_main(void *arg)
         uint64_t tick_ns = 1000000000ull / OPT_LOAD(rt, hz);
         int timeout = 0;
         bool busy = sh->backlog_total || sh->lanes_cur || sh->hold_dirty || sh->nlock_ready ||
-                    wait_busy(sh);
+                    wait_busy(sh) || sh->io->busy(sh);
         if (!busy && now - last_work >= spin_ns) {
             /* Park: announce it, then re-check for messages (the Dekker pair with
              * lane_wake), then block in the poller. */
@@ -166,20 +149,13 @@ void *shard_main(void *arg)
         } else if (oversubscribed) {
             sched_yield(); /* more shards than CPUs: let a peer run while we spin */
         }
-        int nev = epoll_wait(sh->epfd, sh->events, RT_MAX_EVENTS, timeout);
+        int nev = sh->io->poll(sh, timeout);
         atomic_store_explicit(parked, 0, memory_order_relaxed);
-        if (nev < 0 && errno != EINTR) {
-            log_msg(LOG_WARNING, "epoll_wait: %s", strerror(errno));
+        if (nev < 0)
             break;
-        }
-        sh->now_ms = clock_unix_ms();
-        bool work = false;
-        if (nev > 0) {
-            if (rt->cmds->before_batch)
-                rt->cmds->before_batch(sh->ctx);
-            handle_events(sh, nev);
-            work = true;
-        }
+        if (!nev)
+            sh->now_ms = clock_unix_ms(); /* else io_events_begin did */
+        bool work = nev > 0;
         work |= lane_drain(sh);
         if (sh->nlock_ready)
             txn_run_lock_ready(sh);

@@ -172,103 +172,115 @@ bool out_check_limits(struct rt_shard *sh, struct rt_client *c)
 
 void out_add_block(struct rt_client *c, struct rt_block *b)
 {
-    if (c->nrefs == c->refs_cap) {
-        if (c->ref_head > c->nrefs / 2) {
+    struct outq *q = &c->out;
+    if (q->n == q->cap) {
+        if (q->head > q->n / 2) {
             /* Mostly written: slide the live references down instead of growing. */
-            memmove(c->refs, c->refs + c->ref_head, (c->nrefs - c->ref_head) * sizeof *c->refs);
-            c->nrefs -= c->ref_head;
-            c->ref_head = 0;
+            memmove(q->refs, q->refs + q->head, (q->n - q->head) * sizeof *q->refs);
+            q->n -= q->head;
+            q->head = 0;
         } else {
-            uint32_t cap = c->refs_cap ? c->refs_cap * 2 : 8;
-            struct out_ref *nr = realloc(c->refs, cap * sizeof *nr);
+            uint32_t cap = q->cap ? q->cap * 2 : 8;
+            struct out_ref *nr = realloc(q->refs, cap * sizeof *nr);
             if (!nr)
                 abort();
-            c->refs = nr;
-            c->refs_cap = cap;
+            q->refs = nr;
+            q->cap = cap;
         }
     }
-    b->refs++;
-    c->refs[c->nrefs++] = (struct out_ref){.pos = c->out.len, .b = b};
-    c->ref_bytes += b->len;
+    rt_block_ref(b);
+    q->refs[q->n++] = (struct out_ref){.pos = q->buf.len, .b = b};
+    q->ref_bytes += rt_block_len(b);
 }
 
-int out_iov(const struct rt_client *c, struct iovec *iov, int max)
+int outq_iov(const struct outq *q, struct iovec *iov, int max)
 {
     int n = 0;
-    size_t pos = c->out_sent, off = c->ref_off;
-    for (uint32_t i = c->ref_head; n < max; i++) {
-        size_t end = i < c->nrefs ? c->refs[i].pos : c->out.len;
+    size_t pos = q->sent, off = q->off;
+    for (uint32_t i = q->head; n < max; i++) {
+        size_t end = i < q->n ? q->refs[i].pos : q->buf.len;
         if (end > pos) {
-            iov[n++] = (struct iovec){.iov_base = c->out.data + pos, .iov_len = end - pos};
+            iov[n++] = (struct iovec){.iov_base = q->buf.data + pos, .iov_len = end - pos};
             pos = end;
             if (n == max)
                 break;
         }
-        if (i == c->nrefs)
+        if (i == q->n)
             break;
-        const struct rt_block *b = c->refs[i].b;
-        iov[n++] = (struct iovec){.iov_base = (char *)b->data + off, .iov_len = b->len - off};
+        const struct rt_block *b = q->refs[i].b;
+        iov[n++] = (struct iovec){.iov_base = (char *)rt_block_data(b) + off,
+                                  .iov_len = rt_block_len(b) - off};
         off = 0;
     }
     return n;
 }
 
-static void out_reset(struct rt_client *c)
+static void outq_reset(struct outq *q)
 {
-    c->out.len = c->out_sent = 0;
-    c->ref_head = c->nrefs = 0;
-    c->ref_off = c->ref_bytes = 0;
-    if (c->refs_cap > 64) {
-        free(c->refs);
-        c->refs = NULL;
-        c->refs_cap = 0;
+    q->buf.len = q->sent = 0;
+    q->head = q->n = 0;
+    q->off = q->ref_bytes = 0;
+    if (q->cap > 64) {
+        free(q->refs);
+        q->refs = NULL;
+        q->cap = 0;
     }
 }
 
-void out_advance(struct rt_client *c, size_t n)
+void outq_advance(struct outq *q, size_t n)
 {
     while (n) {
-        if (c->ref_head < c->nrefs && c->refs[c->ref_head].pos == c->out_sent) {
-            struct out_ref *r = &c->refs[c->ref_head];
-            size_t rest = r->b->len - c->ref_off;
+        if (q->head < q->n && q->refs[q->head].pos == q->sent) {
+            struct out_ref *r = &q->refs[q->head];
+            size_t rest = rt_block_len(r->b) - q->off;
             if (n < rest) {
-                c->ref_off += n;
-                c->ref_bytes -= n;
+                q->off += n;
+                q->ref_bytes -= n;
                 return;
             }
             n -= rest;
-            c->ref_bytes -= rest;
+            q->ref_bytes -= rest;
             rt_block_unref(r->b);
-            c->ref_head++;
-            c->ref_off = 0;
+            q->head++;
+            q->off = 0;
             continue;
         }
-        size_t end = c->ref_head < c->nrefs ? c->refs[c->ref_head].pos : c->out.len;
-        size_t take = end - c->out_sent < n ? end - c->out_sent : n;
-        c->out_sent += take;
+        size_t end = q->head < q->n ? q->refs[q->head].pos : q->buf.len;
+        size_t take = end - q->sent < n ? end - q->sent : n;
+        q->sent += take;
         n -= take;
     }
-    if (!out_has_unsent(c)) {
-        out_reset(c);
+    if (!outq_has_unsent(q)) {
+        outq_reset(q);
         return;
     }
     /* A reader slower than the writer never drains completely: give back the written
      * prefix once it is most of the buffer, so the buffer holds what is unsent. */
-    if (c->out_sent >= 64 * 1024 && c->out_sent >= c->out.len / 2) {
-        size_t sent = c->out_sent;
-        buf_consume(&c->out, sent);
-        c->out_sent = 0;
-        for (uint32_t i = c->ref_head; i < c->nrefs; i++)
-            c->refs[i].pos -= sent;
+    if (q->sent >= 64 * 1024 && q->sent >= q->buf.len / 2) {
+        size_t sent = q->sent;
+        buf_consume(&q->buf, sent);
+        q->sent = 0;
+        for (uint32_t i = q->head; i < q->n; i++)
+            q->refs[i].pos -= sent;
+    }
+}
+
+void outq_clear(struct outq *q, bool release)
+{
+    for (uint32_t i = q->head; i < q->n; i++)
+        rt_block_unref(q->refs[i].b);
+    outq_reset(q);
+    if (release) {
+        free(q->refs);
+        buf_free(&q->buf);
+        *q = (struct outq){0};
     }
 }
 
 void out_discard(struct rt_client *c)
 {
-    for (uint32_t i = c->ref_head; i < c->nrefs; i++)
-        rt_block_unref(c->refs[i].b);
     /* The buffer's memory stays: a command may be writing its reply into it. */
-    out_reset(c);
+    outq_clear(&c->out, false);
 }
 
 /* Pushes to a connection whose reply is being written: bytes, and blocks (by reference)
@@ -305,10 +317,7 @@ static void held_free(struct held_pushes *h)
 
 void out_release(struct rt_shard *sh, struct rt_client *c)
 {
-    out_discard(c);
-    free(c->refs);
-    c->refs = NULL;
-    c->refs_cap = 0;
+    outq_clear(&c->out, true);
     if (c->out_class == RT_CLASS_PUBSUB)
         sh->stats.pubsub_clients--;
     c->out_class = RT_CLASS_NORMAL;
@@ -342,7 +351,7 @@ void rt_client_push(struct rt_shard *sh, struct rt_client *c, const char *p, siz
         buf_append(&held_get(c)->bytes, p, len); /* never inside the reply being written */
         return;
     }
-    buf_append(&c->out, p, len);
+    buf_append(&c->out.buf, p, len);
     if (__builtin_expect(out_tripped(sh, c), 0) && out_check_limits(sh, c))
         return;
     if (!c->in_dirty)
@@ -351,8 +360,8 @@ void rt_client_push(struct rt_shard *sh, struct rt_client *c, const char *p, siz
 
 void rt_client_push_block(struct rt_shard *sh, struct rt_client *c, struct rt_block *b)
 {
-    if (b->len <= OUT_COPY_MAX) {
-        rt_client_push(sh, c, b->data, b->len);
+    if (rt_block_len(b) <= OUT_COPY_MAX) {
+        rt_client_push(sh, c, rt_block_data(b), rt_block_len(b));
         return;
     }
     if (__builtin_expect(c->closing, 0))

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -47,23 +46,16 @@ static struct rt_shard *shard_new(struct rt *rt, unsigned id, char *err, size_t 
     sh->rt = rt;
     sh->id = id;
     sh->n = rt->n;
-    sh->listenfd = sh->epfd = sh->wakefd = -1;
+    sh->listenfd = sh->wakefd = -1;
+    sh->io = rt->io;
     sh->next_conn_id = 1;
     sh->next_txn_id = 1;
     sh->listenfd = net_listen(rt->opt.bind, rt->opt.port, err, errlen);
     if (sh->listenfd < 0)
         return sh;
-    sh->epfd = epoll_create1(EPOLL_CLOEXEC);
     sh->wakefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (sh->epfd < 0 || sh->wakefd < 0) {
-        snprintf(err, errlen, "cannot create shard poller: %s", strerror(errno));
-        return sh;
-    }
-    /* data.u64: 0 = listener, 1 = waker, otherwise a connection slot + 2. */
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0};
-    epoll_ctl(sh->epfd, EPOLL_CTL_ADD, sh->listenfd, &ev);
-    ev.data.u64 = 1;
-    epoll_ctl(sh->epfd, EPOLL_CTL_ADD, sh->wakefd, &ev);
+    if (sh->wakefd < 0)
+        snprintf(err, errlen, "cannot create shard waker: %s", strerror(errno));
     return sh;
 }
 
@@ -73,8 +65,6 @@ static void shard_free(struct rt_shard *sh)
         return;
     if (sh->listenfd >= 0)
         close(sh->listenfd);
-    if (sh->epfd >= 0)
-        close(sh->epfd);
     if (sh->wakefd >= 0)
         close(sh->wakefd);
     free(sh);
@@ -87,15 +77,23 @@ struct rt *rt_create(const struct rt_options *o, const struct rt_commands *cmds,
         snprintf(err, errlen, "shards must be between 1 and %d", RT_MAX_SHARDS);
         return NULL;
     }
-    if (o->io == RT_IO_URING) {
-        snprintf(err, errlen, "the io_uring reactor is not available yet; use --io epoll");
-        return NULL;
+    const struct io_ops *io = &io_epoll_ops;
+    if (o->io != RT_IO_EPOLL) {
+        char why[160];
+        if (io_uring_usable(why, sizeof why)) {
+            io = &io_uring_ops;
+        } else if (o->io == RT_IO_URING) {
+            snprintf(err, errlen, "the io_uring reactor is not available: %s", why);
+            return NULL;
+        } else {
+            log_msg(LOG_NOTICE, "io_uring is not available (%s): using epoll", why);
+        }
     }
     struct rt *rt = xcalloc(1, sizeof *rt);
     rt->opt = *o;
     rt->cmds = cmds;
     rt->n = o->nshards;
-    rt->io_name = "epoll";
+    rt->io = io;
     rt->start_ms = clock_unix_ms();
     pthread_mutex_init(&rt->init_mu, NULL);
     pthread_cond_init(&rt->init_cv, NULL);
@@ -141,7 +139,7 @@ int rt_run(struct rt *rt)
     }
     for (unsigned i = 0; i < started; i++)
         pthread_join(rt->shards[i]->thread, NULL);
-    return started == rt->n ? 0 : -1;
+    return started == rt->n && !atomic_load(&rt->failed) ? 0 : -1;
 }
 
 void rt_stop(struct rt *rt)
@@ -253,4 +251,5 @@ uint64_t rt_uptime_s(const struct rt *rt)
     return d > 0 ? (uint64_t)d / 1000 : 0;
 }
 
-const char *rt_io_name(const struct rt *rt) { return rt->io_name; }
+const char *rt_io_name(const struct rt *rt) { return rt->io->name; }
+bool rt_io_uring_available(char *why, size_t len) { return io_uring_usable(why, len); }

@@ -36,7 +36,10 @@ static void usage(FILE *f)
             "  --shards N                  shards, one thread each (default: number of\n"
             "                              CPUs, at most 64)\n"
             "  --pin                       pin shard i to CPU i\n"
-            "  --io auto|epoll|uring       I/O reactor (default auto: epoll for now)\n"
+            "  --io auto|epoll|uring       I/O reactor (default auto: io_uring where the\n"
+            "                              kernel allows it, else epoll)\n"
+            "  --check-io                  say whether io_uring is available here; exit 0\n"
+            "                              if it is, 1 if not\n"
             "  --hz N                      housekeeping ticks per second, 1..500 (default 10)\n"
             "  --spin-us N                 busy-poll time before a shard parks, in\n"
             "                              microseconds (default 50; unused with 1 shard)\n"
@@ -116,7 +119,7 @@ static int bad_value(const char *flag, const char *value, const char *why)
     return 2;
 }
 
-/* Returns 0 to run, 1 to exit successfully, 2 on a usage error. */
+/* Returns 0 to run, 1 to exit successfully, 2 on a usage error, 3 to exit with 1. */
 static int parse_args(int argc, char **argv, struct rt_options *o)
 {
     for (int i = 1; i < argc; i++) {
@@ -128,6 +131,12 @@ static int parse_args(int argc, char **argv, struct rt_options *o)
         if (!strcmp(a, "--version") || !strcmp(a, "-v")) {
             printf("corekv %s\n", COREKV_VERSION);
             return 1;
+        }
+        if (!strcmp(a, "--check-io")) {
+            char why[160];
+            bool ok = rt_io_uring_available(why, sizeof why);
+            printf(ok ? "io_uring: available\n" : "io_uring: not available: %s\n", why);
+            return ok ? 1 : 3;
         }
         if (!strcmp(a, "--pin")) {
             o->pin = true;
@@ -223,7 +232,7 @@ int main(int argc, char **argv)
     rt_options_default(&opt);
     int rc = parse_args(argc, argv, &opt);
     if (rc)
-        return rc == 1 ? 0 : 2;
+        return rc == 1 ? 0 : rc == 3 ? 1 : 2;
 
     signal(SIGPIPE, SIG_IGN);
     char err[256];

@@ -371,6 +371,13 @@ def is_redis_binary(path):
     return os.path.basename(path).startswith("redis-server")
 
 
+def io_args():
+    """corekv's reactor for this run: COREKV_IO=epoll|uring|auto (make test runs the suite
+    once per reactor); unset, the server's default."""
+    io = os.environ.get("COREKV_IO")
+    return ["--io", io] if io else []
+
+
 class Server:
     """A spawned server (corekv, or redis-server for the reference side)."""
 
@@ -394,7 +401,7 @@ class Server:
                     "--logfile", ""] + self.extra
         # No save rules unless a test asks, as for the reference redis-server above.
         return [self.binary, "--port", str(port), "--bind", "127.0.0.1",
-                "--shards", str(self.shards), "--save", ""] + self.extra
+                "--shards", str(self.shards), "--save", ""] + io_args() + self.extra
 
     def start(self, timeout=20.0):
         last_err = None

@@ -83,7 +83,7 @@ class DataServer(Server):
                     "--logfile", "", "--databases", "1", "--dir", self.dir]
         else:
             argv = [self.binary, "--port", str(port), "--bind", "127.0.0.1",
-                    "--shards", str(self.shards), "--dir", self.dir]
+                    "--shards", str(self.shards), "--dir", self.dir] + helpers.io_args()
         for k, v in flags.items():
             argv += ["--" + k, str(v)]
         return argv

@@ -120,6 +120,12 @@ static inline void start(struct server *s, unsigned shards)
     struct rt_options o;
     rt_options_default(&o);
     o.nshards = shards;
+    /* The reactor: auto unless COREKV_IO says (make unit runs these tests on both). */
+    const char *io = getenv("COREKV_IO");
+    if (io && !strcmp(io, "epoll"))
+        o.io = RT_IO_EPOLL;
+    else if (io && !strcmp(io, "uring"))
+        o.io = RT_IO_URING;
     s->port = o.port = harness_free_port();
     char err[256];
     s->rt = rt_create(&o, &counter_commands, err, sizeof err);
