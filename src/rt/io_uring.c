@@ -297,6 +297,22 @@ static bool recv_eof(int fd, unsigned flags)
     return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
 }
 
+/* Parse and run the received bytes where the kernel put them; only an unfinished tail
+ * (or input a command left waiting) is copied into the connection's input buffer.
+ * Nothing keeps a pointer into the input past conn_process: whatever must outlive it is
+ * copied (as the buffer's own bytes move when it is consumed). */
+static void run_in_place(struct rt_shard *sh, struct rt_client *c, char *data, size_t len)
+{
+    struct buf own = c->in;
+    c->in = (struct buf){.data = data, .len = len, .cap = len};
+    c->last_ms = sh->now_ms;
+    conn_process(sh, c);
+    struct buf rest = c->in;
+    c->in = own;
+    if (rest.len)
+        buf_append(&c->in, rest.data, rest.len);
+}
+
 static void on_recv(struct rt_shard *sh, struct uconn *u, const struct io_uring_cqe *cqe,
                     int *nret)
 {
@@ -307,10 +323,18 @@ static void on_recv(struct rt_shard *sh, struct uconn *u, const struct io_uring_
         u->recv_armed = u->recv_cancel = false;
     if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
         unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
+        char *data = ur->bufs + (size_t)bid * UR_BUF_SIZE;
         size_t len = (size_t)cqe->res;
         if (c && !c->closing && !c->eof) {
-            buf_append(&c->in, ur->bufs + (size_t)bid * UR_BUF_SIZE, len);
             sh->stats.net_input_bytes += len;
+            if (!c->in.len && !u->paused && !conn_waits(c) &&
+                sh->backlog_total < RT_BACKLOG_PAUSE) {
+                run_in_place(sh, c, data, len);
+                buf_return(ur, bid, nret);
+                conn_received(sh, c, 0);
+                return;
+            }
+            buf_append(&c->in, data, len);
         }
         buf_return(ur, bid, nret);
         if (!c || c->closing || c->eof)
