@@ -329,6 +329,16 @@ const char *rt_block_data(const struct rt_block *b);
  * stays alive until then. For large message bodies shared by many subscribers. */
 void rt_client_push_block(struct rt_shard *sh, struct rt_client *c, struct rt_block *b);
 
+/* Append a block's bytes to a reply being written into `out` (an exec's call->out, with
+ * call->client as c). When the reply goes straight into the connection's output (the
+ * command runs inline, in order) and the block is big, the output references the block
+ * instead of copying it: writev sends it from there, and the reply holds a reference
+ * until its last byte is written, so the caller may drop, replace or change its own
+ * (copying first: bytes of a block with other holders never change). Otherwise the
+ * bytes are copied. The caller writes the framing around it (a bulk's "$<len>\r\n"
+ * before, "\r\n" after). */
+void rt_reply_block(struct rt_client *c, struct buf *out, struct rt_block *b);
+
 /* Output buffer limits by client class, as Redis's client-output-buffer-limit: past
  * `hard` bytes of unsent output, or past `soft` for `soft_seconds` in a row, the
  * connection is closed (0 disables a limit). Defaults: normal 0 0 0, pubsub 32mb 8mb 60. */

@@ -123,7 +123,7 @@ static bool get_generic(struct rt_call *call, struct entry **ep)
         resp_error(call->out, ERR_WRONGTYPE);
         return false;
     }
-    str_reply_entry(call->out, e);
+    str_reply_entry(call, e);
     return true;
 }
 
@@ -277,7 +277,7 @@ static void str_getex(struct rt_call *call)
     int64_t ms = 0;
     if (expire && !expire_to_ms(call, expire, flags, "getex", &ms))
         return;
-    str_reply_entry(call->out, e);
+    str_reply_entry(call, e);
     if ((flags & (F_EXAT | F_PXAT)) && ms <= store_now(cs->store)) {
         /* An absolute time already past deletes the key (Redis: checkAlreadyExpired). */
         store_delete_entry(cs->store, e);
@@ -393,6 +393,8 @@ static void str_getrange(struct rt_call *call)
         end = n - 1;
     if (start > end || n == 0)
         resp_bulk(call->out, "", 0);
+    else if (start == 0 && end == n - 1)
+        str_reply_entry(call, e); /* the whole value: by reference when big */
     else
         resp_bulk(call->out, p + start, (size_t)(end - start + 1));
 }

@@ -26,14 +26,10 @@ void str_msetnx(struct rt_call *call);
 void str_msetnx_step(struct rt_txn *t, unsigned phase);
 void str_count_existing(struct rt_call *call);
 
-/* Append "$<len>\r\n<bytes>\r\n" for a string entry straight into out: one reservation,
- * no intermediate copy of the value (integers are formatted once, into a stack buffer).
- * Both protocols share this shape. */
-static inline void str_reply_entry(struct buf *out, const struct entry *e)
+/* Append "$<len>\r\n" (both protocols share this shape) for a value of len bytes and
+ * return where its bytes go: one reservation for header, value and trailer. */
+static inline char *str_bulk_head(struct buf *out, size_t len, size_t reserve)
 {
-    char tmp[24];
-    size_t len;
-    const char *p = entry_str(e, tmp, &len);
     char digits[20];
     int nd = 0;
     size_t v = len;
@@ -41,12 +37,33 @@ static inline void str_reply_entry(struct buf *out, const struct entry *e)
         digits[nd++] = (char)('0' + v % 10);
         v /= 10;
     } while (v);
-    char *w = buf_reserve(out, len + (size_t)nd + 5);
+    char *w = buf_reserve(out, reserve + (size_t)nd + 5);
     *w++ = '$';
     while (nd)
         *w++ = digits[--nd];
     *w++ = '\r';
     *w++ = '\n';
+    return w;
+}
+
+/* Reply a string entry's value as a bulk string into call->out. A raw string's block
+ * goes by reference when the runtime can send it so (rt_reply_block: big, and the reply
+ * written straight into the connection's output); otherwise the bytes are copied once,
+ * straight into out (integers are formatted once, into a stack buffer). */
+static inline void str_reply_entry(struct rt_call *call, const struct entry *e)
+{
+    struct buf *out = call->out;
+    struct rt_block *b = entry_str_block(e);
+    if (b) {
+        out->len = (size_t)(str_bulk_head(out, rt_block_len(b), 0) - out->data);
+        rt_reply_block(call->client, out, b);
+        buf_append(out, "\r\n", 2);
+        return;
+    }
+    char tmp[24];
+    size_t len;
+    const char *p = entry_str(e, tmp, &len);
+    char *w = str_bulk_head(out, len, len);
     if (len)
         memcpy(w, p, len);
     w += len;

@@ -18,7 +18,7 @@ void str_mget(struct rt_call *call)
         struct entry *e = store_find(s, k->ptr, k->len, true);
         store_count_lookup(s, k->ptr, k->len, e != NULL);
         if (e && entry_type(e) == VT_STRING)
-            str_reply_entry(call->out, e);
+            str_reply_entry(call, e);
         else
             resp_null(call->out, call->proto);
     }

@@ -21,40 +21,14 @@
 #include <string.h>
 #include <sys/uio.h>
 
+#include "base/block.h"
 #include "base/log.h"
 
 /* Blocks this small are copied into the buffer: cheaper than a reference and an extra
  * iovec (and message bodies are mostly small). */
 #define OUT_COPY_MAX 256
 
-struct rt_block {
-    uint32_t refs; /* one shard only: not atomic */
-    size_t len;
-    char data[];
-};
-
-struct rt_block *rt_block_new(const void *p, size_t len)
-{
-    struct rt_block *b = malloc(sizeof *b + (len ? len : 1));
-    if (!b)
-        abort();
-    b->refs = 1;
-    b->len = len;
-    if (len)
-        memcpy(b->data, p, len);
-    return b;
-}
-
-void rt_block_ref(struct rt_block *b) { b->refs++; }
-
-void rt_block_unref(struct rt_block *b)
-{
-    if (b && --b->refs == 0)
-        free(b);
-}
-
-size_t rt_block_len(const struct rt_block *b) { return b->len; }
-const char *rt_block_data(const struct rt_block *b) { return b->data; }
+/* struct rt_block and its functions: base/block.c. */
 
 /* ---- Limits ---- */
 

@@ -85,7 +85,7 @@ void store_ent_free_value(struct entry *e)
     switch (ent_type(e)) {
     case VT_STRING:
         if (ent_enc(e) == SE_RAW)
-            free(ent_ptr(e));
+            rt_block_unref(ent_ptr(e)); /* a huge one goes to lazyfree.c's hook */
         return;
     default:
         store_obj_free(e);
@@ -224,14 +224,12 @@ void store_strval_put(struct entry *e, const struct strval *v)
             memcpy(ent_val(e), v->p, v->len);
         break;
     default: {
-        if (v->len > SIZE_MAX - sizeof(struct rawstr))
-            oom(v->len);
-        struct rawstr *r = store_xmalloc(sizeof *r + v->len);
-        r->len = r->cap = v->len;
+        struct rt_block *b = block_alloc(v->len);
+        b->len = v->len;
         if (v->len)
-            memcpy(r->b, v->p, v->len);
+            memcpy(b->data, v->p, v->len);
         e->vlen = 0;
-        ent_set_ptr(e, r);
+        ent_set_ptr(e, b);
         break;
     }
     }
@@ -264,9 +262,9 @@ const char *entry_str(const struct entry *e, char tmp[24], size_t *len)
         *len = e->vlen;
         return ent_cval(e);
     default: {
-        const struct rawstr *r = ent_ptr(e);
-        *len = r->len;
-        return r->b;
+        const struct rt_block *b = ent_ptr(e);
+        *len = b->len;
+        return b->data;
     }
     }
 }
@@ -293,8 +291,13 @@ size_t entry_str_len(const struct entry *e)
     case SE_EMBSTR:
         return e->vlen;
     default:
-        return ((const struct rawstr *)ent_ptr(e))->len;
+        return ((const struct rt_block *)ent_ptr(e))->len;
     }
+}
+
+struct rt_block *entry_str_block(const struct entry *e)
+{
+    return ent_type(e) == VT_STRING && ent_enc(e) == SE_RAW ? ent_ptr(e) : NULL;
 }
 
 /* ---- Dump format ----

@@ -18,7 +18,10 @@
  *   SE_EMBSTR  vlen bytes (vlen <= ENT_EMBSTR_MAX)
  *   SE_INT     the int64 in vlen (1..8) bytes, little-endian, sign-extended on read, so a
  *              small number costs as little as its decimal form would
- *   SE_RAW     a struct rawstr * (8 bytes)
+ *   SE_RAW     a struct rt_block * (8 bytes, base/block.h): the entry owns one reference;
+ *              a client's output may hold more while it writes the bytes (GET of a big
+ *              value), so the bytes change only through store_str_resize, which copies
+ *              a shared block first (copy-on-write)
  *   aggregates  a pointer to the type's object (8 bytes, see object.h)
  *
  * A key of 13 bytes with a 3-byte value takes 28 + 13 + 3 = 44 bytes: one allocation of
@@ -34,6 +37,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "base/block.h"
 #include "store/store.h"
 
 #define ENT_NO_EXPIRE INT64_MAX
@@ -56,13 +60,6 @@ struct entry {
 
 #define ENT_HDR offsetof(struct entry, data)
 _Static_assert(offsetof(struct entry, data) == 28, "entry header must stay 28 bytes");
-
-/* A separately allocated string ("raw"); cap >= len. */
-struct rawstr {
-    size_t len;
-    size_t cap;
-    char b[];
-};
 
 static inline uint8_t ent_tag(uint64_t h) { return (uint8_t)(h >> 56); }
 
@@ -139,7 +136,8 @@ struct entry *store_ent_alloc(const char *key, size_t klen, uint8_t tag, size_t 
 /* Resize e's value area to varea bytes (the area's contents up to the shorter size are
  * kept). May move the entry: the caller relinks it. */
 struct entry *store_ent_realloc(struct entry *e, size_t varea);
-/* Release what the value owns outside the entry (a raw buffer, an aggregate's object). */
+/* Release what the value owns outside the entry (its reference to a raw string's block,
+ * an aggregate's object). A huge value is freed on the background thread (lazyfree.c). */
 void store_ent_free_value(struct entry *e);
 
 /* A string value about to be stored. */
@@ -161,9 +159,13 @@ void store_strval_put(struct entry *e, const struct strval *v);
 bool store_dump_parse(const char *dump, size_t len, struct strval *v);
 
 /* ---- object.c ---- */
-/* Free an aggregate's object; append an aggregate's dump (type and encoding bytes, then
- * the type's payload); rebuild one (NULL if malformed). */
+/* Free an aggregate's object (on the background thread when it is huge); free one of
+ * type t now, on this thread; the allocations freeing it touches (1 for a compact
+ * encoding), as Redis's lazyfreeGetFreeEffort. Append an aggregate's dump (type and
+ * encoding bytes, then the type's payload); rebuild one (NULL if malformed). */
 void store_obj_free(struct entry *e);
+void store_obj_free_now(enum val_type t, unsigned enc, void *obj);
+size_t store_obj_free_effort(enum val_type t, unsigned enc, const void *obj);
 void store_obj_dump(const struct entry *e, struct buf *out);
 void *store_obj_restore(const char *dump, size_t len, enum val_type *t, unsigned *enc);
 

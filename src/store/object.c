@@ -6,6 +6,8 @@
 
 #include "store/entry.h"
 #include "store/internal.h"
+#include "store/lazyfree.h"
+#include "store/quicklist.h"
 
 const char *obj_enc_name(enum obj_enc enc)
 {
@@ -43,17 +45,46 @@ struct entry *store_set_obj(struct store *s, const char *key, size_t klen, enum 
 
 /* ---- Type dispatch ---- */
 
+void store_obj_free_now(enum val_type t, unsigned enc, void *o)
+{
+    switch (t) {
+    case VT_LIST: list_obj_free(o, (enum obj_enc)enc); return;
+    case VT_HASH: hash_obj_free(o, (enum obj_enc)enc); return;
+    case VT_SET: set_obj_free(o, (enum obj_enc)enc); return;
+    case VT_ZSET: zset_obj_free(o, (enum obj_enc)enc); return;
+    case VT_STRING: return;
+    }
+}
+
+size_t store_obj_free_effort(enum val_type t, unsigned enc, const void *o)
+{
+    switch ((enum obj_enc)enc) {
+    case OBJ_LISTPACK:
+    case OBJ_INTSET:
+        return 1;
+    case OBJ_QUICKLIST:
+        return ((const struct quicklist *)o)->len;
+    case OBJ_HASHTABLE:
+    case OBJ_SKIPLIST:
+        break;
+    }
+    switch (t) {
+    case VT_HASH: return hash_obj_len(o, (enum obj_enc)enc);
+    case VT_SET: return set_obj_len(o, (enum obj_enc)enc);
+    case VT_ZSET: return zset_obj_len(o, (enum obj_enc)enc);
+    default: return 1;
+    }
+}
+
 void store_obj_free(struct entry *e)
 {
     void *o = ent_ptr(e);
-    enum obj_enc enc = entry_obj_enc(e);
-    switch (ent_type(e)) {
-    case VT_LIST: list_obj_free(o, enc); return;
-    case VT_HASH: hash_obj_free(o, enc); return;
-    case VT_SET: set_obj_free(o, enc); return;
-    case VT_ZSET: zset_obj_free(o, enc); return;
-    case VT_STRING: return;
-    }
+    enum val_type t = ent_type(e);
+    unsigned enc = ent_enc(e);
+    if (store_obj_free_effort(t, enc, o) >= LAZYFREE_MIN_EFFORT)
+        lazyfree_obj(t, enc, o);
+    else
+        store_obj_free_now(t, enc, o);
 }
 
 void store_obj_dump(const struct entry *e, struct buf *out)

@@ -5,6 +5,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "store/internal.h"
+#include "store/lazyfree.h"
 #include "store/object.h"
 
 struct store *store_new(uint64_t seed)
@@ -15,6 +16,7 @@ struct store *store_new(uint64_t seed)
     /* The sampling generator is derived from the seed but must differ from it and be
      * non-zero (xorshift's fixed point). */
     s->rng = (seed ^ 0x9E3779B97F4A7C15ULL) | 1;
+    lazyfree_init();
     return s;
 }
 
@@ -215,45 +217,42 @@ char *store_str_resize(struct store *s, struct entry **ep, size_t newlen)
 {
     struct entry *e = *ep;
     snap_before_change(s, e);
-    struct rawstr *r;
+    struct rt_block *b;
     if (ent_enc(e) == SE_RAW) {
-        r = ent_ptr(e);
-        if (newlen > r->cap) {
-            size_t cap = raw_grow_cap(newlen);
-            r = store_xrealloc(r, sizeof *r + cap);
-            r->cap = cap;
-            ent_set_ptr(e, r);
+        b = ent_ptr(e);
+        if (block_shared(b)) {
+            /* A reply still references these bytes (its write is in flight): change a
+             * copy, and the reply keeps the old block. */
+            b = block_unshare(b, newlen > b->len ? raw_grow_cap(newlen) : b->len);
+        } else if (newlen > b->cap) {
+            b = block_reserve(b, raw_grow_cap(newlen));
         }
+        ent_set_ptr(e, b);
     } else {
         /* Convert to raw, sized exactly: most strings are converted once (one APPEND or
          * SETRANGE) and growth after that is amortized by raw_grow_cap. */
         char tmp[24];
         size_t len;
         const char *p = entry_str(e, tmp, &len);
-        if (newlen > SIZE_MAX - sizeof *r) {
-            log_msg(LOG_WARNING, "store: string of %zu bytes is too long", newlen);
-            abort();
-        }
-        r = store_xmalloc(sizeof *r + newlen);
-        r->cap = newlen;
-        r->len = len < newlen ? len : newlen;
-        if (r->len)
-            memcpy(r->b, p, r->len);
-        if (store_ent_size(ent_klen(e), ent_varea(e)) != store_ent_size(ent_klen(e), sizeof r)) {
+        b = block_alloc(newlen);
+        b->len = len < newlen ? len : newlen;
+        if (b->len)
+            memcpy(b->data, p, b->len);
+        if (store_ent_size(ent_klen(e), ent_varea(e)) != store_ent_size(ent_klen(e), sizeof b)) {
             struct entry **pp = store_dict_slot_of(&s->d, e);
-            e = store_ent_realloc(e, sizeof r);
+            e = store_ent_realloc(e, sizeof b);
             *pp = e;
             ttl_moved(s, e);
         }
         ent_set_meta(e, VT_STRING, SE_RAW);
         e->vlen = 0;
-        ent_set_ptr(e, r);
+        ent_set_ptr(e, b);
         *ep = e;
     }
-    if (newlen > r->len)
-        memset(r->b + r->len, 0, newlen - r->len);
-    r->len = newlen;
-    return r->b;
+    if (newlen > b->len)
+        memset(b->data + b->len, 0, newlen - b->len);
+    b->len = newlen;
+    return b->data;
 }
 
 /* ---- Keys ---- */

@@ -22,6 +22,7 @@
 
 struct store;
 struct entry;
+struct rt_block;
 
 enum val_type { VT_STRING = 0, VT_LIST, VT_SET, VT_ZSET, VT_HASH };
 
@@ -29,7 +30,7 @@ enum val_type { VT_STRING = 0, VT_LIST, VT_SET, VT_ZSET, VT_HASH };
 enum str_enc {
     SE_INT,    /* an int64 (the value is its canonical decimal form) */
     SE_EMBSTR, /* short bytes inside the entry (Redis "embstr": at most 44 bytes) */
-    SE_RAW,    /* anything else (Redis "raw") */
+    SE_RAW,    /* anything else (Redis "raw"), in a refcounted block (base/block.h) */
 };
 
 #define STORE_NO_TTL (-1)
@@ -58,6 +59,11 @@ const char *entry_str(const struct entry *e, char tmp[24], size_t *len);
 /* True with *v set when the value is an integer, or bytes that parse strictly as one. */
 bool entry_str_int(const struct entry *e, int64_t *v);
 size_t entry_str_len(const struct entry *e);
+/* The block holding an SE_RAW string, NULL for other encodings. A reply may take a
+ * reference to send it without a copy (rt_reply_block); the bytes then stay as they are
+ * for that reader whatever happens to the key afterwards (store_str_resize copies a
+ * shared block before changing it). */
+struct rt_block *entry_str_block(const struct entry *e);
 
 /* Set key to a string, replacing any value of any type. The value is stored as an
  * integer when it is canonical decimal (as Redis's tryObjectEncoding), embedded when
@@ -68,7 +74,9 @@ struct entry *store_set_str(struct store *s, const char *key, size_t klen, const
 /* Set key to an integer value (INCR and friends), keeping any TTL. */
 struct entry *store_set_int(struct store *s, const char *key, size_t klen, int64_t v);
 /* Make the string of e exactly newlen bytes long (zero-filling growth) and writable,
- * converting it to SE_RAW; returns the writable bytes. *e is updated (it may move). */
+ * converting it to SE_RAW; returns the writable bytes, valid until the next change to
+ * the store. *e is updated (it may move). A block that a reply still references is
+ * copied first: nobody sees the bytes change under them. */
 char *store_str_resize(struct store *s, struct entry **e, size_t newlen);
 
 /* ---- Keys ---- */
@@ -101,6 +109,13 @@ bool store_restore(struct store *s, const char *key, size_t klen, const char *du
                    size_t len, int64_t ttl);
 
 /* ---- Housekeeping ---- */
+/* Huge values (aggregates of thousands of allocations, blocks of 8 MiB and more) are
+ * freed on the background thread (store/lazyfree.h). Wait until every one handed over
+ * so far is freed (tests; shutdown). */
+void store_lazyfree_drain(void);
+/* Values handed over and not yet freed, and freed so far, process-wide (Redis's INFO
+ * lazyfree_pending_objects and lazyfreed_objects). */
+void store_lazyfree_stats(uint64_t *pending, uint64_t *freed);
 /* Active expiry, as Redis's activeExpireCycle: sample keys with a TTL, delete the
  * expired, repeat while more than a quarter of a sample was expired, within
  * `budget_us`. Finds TTL keys without scanning the whole table. Returns keys deleted. */
