@@ -322,16 +322,19 @@ static void sec_memory(struct buf *o)
     human(h_peak, sizeof h_peak, peak);
     human(h_sys, sizeof h_sys, sys);
     mem_allocator(alloc, sizeof alloc);
+    uint64_t lazy_pending, lazy_freed;
+    store_lazyfree_stats(&lazy_pending, &lazy_freed);
     buf_printf(o,
                "used_memory:%llu\r\nused_memory_human:%s\r\nused_memory_rss:%llu\r\n"
                "used_memory_rss_human:%s\r\nused_memory_peak:%llu\r\nused_memory_peak_human:%s\r\n"
                "used_memory_peak_perc:%.2f%%\r\ntotal_system_memory:%llu\r\n"
                "total_system_memory_human:%s\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\n"
                "maxmemory_policy:noeviction\r\nmem_fragmentation_ratio:%.2f\r\n"
-               "mem_allocator:%s\r\n",
+               "mem_allocator:%s\r\nlazyfree_pending_objects:%llu\r\nlazyfreed_objects:%llu\r\n",
                (unsigned long long)used, h_used, (unsigned long long)rss, h_rss,
                (unsigned long long)peak, h_peak, peak ? (double)used * 100 / (double)peak : 0.0,
-               (unsigned long long)sys, h_sys, used ? (double)rss / (double)used : 0.0, alloc);
+               (unsigned long long)sys, h_sys, used ? (double)rss / (double)used : 0.0, alloc,
+               (unsigned long long)lazy_pending, (unsigned long long)lazy_freed);
 }
 
 static void sec_stats(struct buf *o, const uint64_t *f)

@@ -247,6 +247,11 @@ def del_while_pinging(server, key, pinger_conn, deleter):
     assert p.worst < PING_BOUND, f"a PING took {p.worst * 1000:.1f} ms around DEL {key}"
 
 
+def lazyfreed(conn):
+    info = conn.call("INFO", "memory").decode()
+    return int(info.split("lazyfreed_objects:")[1].split()[0])
+
+
 @pytest.mark.slow
 def test_del_huge_values_does_not_stall(server):
     n = server.shards
@@ -259,9 +264,12 @@ def test_del_huge_values_does_not_stall(server):
         assert dc.call("SCARD", skey) == 1000000
         # 200 MB without sending it: SETRANGE zero-fills up to the offset.
         assert dc.call("SETRANGE", key, 200 * MB - 1, "x") == 200 * MB
+        before = lazyfreed(dc)
         del_while_pinging(server, skey, pc, dc)
         del_while_pinging(server, key, pc, dc)
         assert dc.call("EXISTS", key, skey) == 0
+        # Both went to the background thread, which reports them freed (INFO memory).
+        wait_for(lambda: lazyfreed(dc) >= before + 2, 30, what="lazyfreed_objects to count both")
     finally:
         pc.close()
         dc.close()
