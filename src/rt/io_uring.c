@@ -49,6 +49,7 @@ struct uconn {
     bool recv_cancel; /* ...and its cancel was submitted */
     bool send_busy;   /* a send is in flight */
     bool queued;      /* in the arm list */
+    bool handling;    /* a completion of it is being handled: not freed meanwhile */
     bool cancelled;   /* closed: cancels submitted */
     bool paused;      /* back-pressure: input waits, the receive is cancelled */
     struct outq flight;   /* what the send in flight sends, pinned until it completes */
@@ -247,8 +248,9 @@ static void ur_closed(struct rt_shard *sh, struct rt_client *c)
     c->inflight_bytes = 0;
     u->c = NULL;
     if (!u->recv_armed && !u->send_busy) {
-        if (u->queued) {
-            /* Still in the arm list: let the pass find it closed and free it there. */
+        if (u->queued || u->handling) {
+            /* Still in use: the arm pass, or the end of the completion, finds it closed
+             * and it is freed with the other closed ones. */
             u->cancelled = true;
             u->next_zombie = ur->zombies;
             ur->zombies = u;
@@ -268,7 +270,7 @@ static void zombies_reap(struct uring_state *ur)
     struct uconn **link = &ur->zombies;
     while (*link) {
         struct uconn *u = *link;
-        if (!u->recv_armed && !u->send_busy && !u->queued) {
+        if (!u->recv_armed && !u->send_busy && !u->queued && !u->handling) {
             *link = u->next_zombie;
             uconn_free(u);
         } else {
@@ -313,56 +315,61 @@ static void run_in_place(struct rt_shard *sh, struct rt_client *c, char *data, s
         buf_append(&c->in, rest.data, rest.len);
 }
 
-static void on_recv(struct rt_shard *sh, struct uconn *u, const struct io_uring_cqe *cqe,
-                    int *nret)
+/* Received bytes (buffer bid of the ring, returned here). */
+static void recv_data(struct rt_shard *sh, struct uconn *u, unsigned bid, size_t len, int *nret)
 {
     struct uring_state *ur = sh->io_state;
     struct rt_client *c = u->c;
-    bool more = cqe->flags & IORING_CQE_F_MORE;
-    if (!more)
-        u->recv_armed = u->recv_cancel = false;
-    if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
-        unsigned bid = cqe->flags >> IORING_CQE_BUFFER_SHIFT;
-        char *data = ur->bufs + (size_t)bid * UR_BUF_SIZE;
-        size_t len = (size_t)cqe->res;
-        if (c && !c->closing && !c->eof) {
-            sh->stats.net_input_bytes += len;
-            if (!c->in.len && !u->paused && !conn_waits(c) &&
-                sh->backlog_total < RT_BACKLOG_PAUSE) {
-                run_in_place(sh, c, data, len);
-                buf_return(ur, bid, nret);
-                conn_received(sh, c, 0);
-                return;
-            }
-            buf_append(&c->in, data, len);
-        }
-        buf_return(ur, bid, nret);
-        if (!c || c->closing || c->eof)
-            return;
-        if (sh->backlog_total >= RT_BACKLOG_PAUSE || u->paused) {
-            /* Back-pressure: the spill to peers is deep. Keep the input, stop receiving
-             * (the socket fills and TCP slows the client), run it once it drains. */
-            if (!u->paused) {
-                u->paused = true;
-                arm_queue(ur, u);
-            }
-            return;
-        }
-        conn_received(sh, c, len);
+    char *data = ur->bufs + (size_t)bid * UR_BUF_SIZE;
+    if (!c || c->closing || c->eof) {
+        buf_return(ur, bid, nret); /* nothing more is read from it */
         return;
     }
-    if (!c)
-        return;
-    bool eof = cqe->res == 0 ? recv_eof(u->fd, cqe->flags)
-                             : cqe->res != -ENOBUFS && cqe->res != -ECANCELED;
-    if (eof && !c->eof && !c->closing) {
-        c->eof = true; /* end of file or an error: run what arrived, close once replied */
+    sh->stats.net_input_bytes += len;
+    bool deep = sh->backlog_total >= RT_BACKLOG_PAUSE;
+    if (!c->in.len && !u->paused && !deep && !conn_waits(c)) {
+        run_in_place(sh, c, data, len);
+        buf_return(ur, bid, nret);
         conn_received(sh, c, 0);
         return;
     }
-    /* Out of buffers, or a receive ended while the connection still reads: again. */
+    buf_append(&c->in, data, len);
+    buf_return(ur, bid, nret);
+    if (deep || u->paused) {
+        /* Back-pressure: the spill to peers is deep. Keep the input, stop receiving
+         * (the socket fills and TCP slows the client), run it once it drains. */
+        if (!u->paused) {
+            u->paused = true;
+            arm_queue(ur, u);
+        }
+        return;
+    }
+    conn_received(sh, c, len);
+}
+
+static void on_recv(struct rt_shard *sh, struct uconn *u, const struct io_uring_cqe *cqe,
+                    int *nret)
+{
+    bool more = cqe->flags & IORING_CQE_F_MORE;
+    if (!more)
+        u->recv_armed = u->recv_cancel = false;
+    u->handling = true; /* what runs may close the connection */
+    if (cqe->res > 0 && (cqe->flags & IORING_CQE_F_BUFFER)) {
+        recv_data(sh, u, cqe->flags >> IORING_CQE_BUFFER_SHIFT, (size_t)cqe->res, nret);
+    } else if (u->c) {
+        struct rt_client *c = u->c;
+        bool eof = cqe->res == 0 ? recv_eof(u->fd, cqe->flags)
+                                 : cqe->res != -ENOBUFS && cqe->res != -ECANCELED;
+        if (eof && !c->eof && !c->closing) {
+            c->eof = true; /* end of file or an error: run what arrived, close once replied */
+            conn_received(sh, c, 0);
+        }
+    }
+    u->handling = false;
+    /* The receive ended (out of buffers, the completion queue full, cancelled) while the
+     * connection still reads: again. */
     if (!more && wants_recv(u))
-        arm_queue(ur, u);
+        arm_queue(sh->io_state, u);
 }
 
 static void on_send(struct rt_shard *sh, struct uconn *u, int res)
@@ -387,6 +394,8 @@ static void on_send(struct rt_shard *sh, struct uconn *u, int res)
         arm_queue(ur, u); /* a short send: the rest, from the exact next byte */
         return;
     }
+    /* The queues alternate: a big reply's buffer is not kept by an idle connection. */
+    buf_shrink(&u->flight.buf, 64 * 1024);
     conn_mark_dirty(sh, c); /* what was queued meanwhile, or the close after the last */
 }
 
