@@ -375,6 +375,7 @@ struct rt {
     alignas(RT_CACHE_LINE) _Atomic uint64_t out_limits[RT_CLASS_COUNT][4];
     int64_t start_ms;
     const struct io_ops *io;
+    unsigned cpus; /* CPUs the process may run on when it started (its affinity mask) */
     _Atomic int failed; /* a shard could not start: rt_run returns -1 */
 };
 

@@ -116,10 +116,12 @@ void *shard_main(void *arg)
     sh->ctx = rt->cmds->shard_init(sh);
     wait_all_ready(rt);
 
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    bool oversubscribed = ncpu > 0 && rt->n > (unsigned)ncpu;
-    /* With one shard there are no peers whose messages spinning could catch early. */
-    uint64_t spin_ns = rt->n > 1 ? (uint64_t)rt->opt.spin_us * 1000 : 0;
+    /* More shards than the CPUs the process may use (a container's or taskset's share,
+     * not the machine's count): a peer runs only when this thread gives up its CPU, so
+     * spinning for its messages only delays them; park at once instead. With one shard
+     * there are no peers whose messages spinning could catch early. */
+    bool oversubscribed = rt->n > rt->cpus;
+    uint64_t spin_ns = rt->n > 1 && !oversubscribed ? (uint64_t)rt->opt.spin_us * 1000 : 0;
     uint64_t now = clock_mono_ns();
     uint64_t last_work = now;
     sh->last_tick_ns = now;

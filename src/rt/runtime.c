@@ -30,6 +30,17 @@ void rt_options_default(struct rt_options *o)
     };
 }
 
+/* The CPUs this process may run on: its affinity mask (a container or taskset may allow
+ * fewer than the machine has), else the machine's online count. */
+static unsigned cpus_allowed(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return (unsigned)CPU_COUNT(&set);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
 static void *xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n, size);
@@ -94,6 +105,7 @@ struct rt *rt_create(const struct rt_options *o, const struct rt_commands *cmds,
     rt->cmds = cmds;
     rt->n = o->nshards;
     rt->io = io;
+    rt->cpus = cpus_allowed();
     rt->start_ms = clock_unix_ms();
     pthread_mutex_init(&rt->init_mu, NULL);
     pthread_cond_init(&rt->init_cv, NULL);
