@@ -69,12 +69,10 @@ void conn_admit(struct rt_shard *sh, int fd)
     net_describe(fd, true, c->addr, sizeof c->addr);
     net_describe(fd, false, c->laddr, sizeof c->laddr);
     sh->conns[c->slot] = c;
-    if (!sh->io->added(sh, c)) {
-        conn_close(sh, c);
-        return;
-    }
     sh->stats.connections_received++;
-    sh->stats.connected_clients++;
+    sh->stats.connected_clients++; /* before a failure's conn_close counts it out */
+    if (!sh->io->added(sh, c))
+        conn_close(sh, c);
 }
 
 struct rt_client *conn_find(struct rt_shard *sh, uint32_t slot, uint64_t id)
