@@ -6,14 +6,9 @@
  * the id, so a late reply for a closed connection finds nothing and is dropped. */
 #include "rt/internal.h"
 
-#include <errno.h>
-#include <limits.h>
 #include <netinet/tcp.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/socket.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "base/log.h"
